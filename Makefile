@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` (the bot at work, on embedded defaults) and `make test`.
+# Each sets itself up: a virtualenv in .venv with the project and its dev tools installed.
+
+PYTHON ?= python3
+VENV ?= .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/chatops demo
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/ack_latency.py
+	$(VENV)/bin/python bench/probe.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

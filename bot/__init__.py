@@ -1,0 +1,1 @@
+"""chatops: an incident-response Slack bot for services deployed on Railway."""

@@ -1,0 +1,50 @@
+"""``chatops``: the command-line entry point. Each verb is a module with ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+from collections.abc import Sequence
+
+from bot.errors import ConfigError
+
+
+def _verbs() -> list:
+    from bot.cli import demo, migrate, serve
+
+    verbs = [serve, migrate, demo]
+    for optional in ("health", "railway", "diagnose"):
+        try:
+            verbs.append(__import__(f"bot.cli.{optional}", fromlist=["register"]))
+        except ModuleNotFoundError:
+            continue
+    return verbs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatops", description="Incident-response chat-ops bot for Railway.")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for verb in _verbs():
+        verb.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)
+    except ConfigError as exc:
+        print(f"chatops: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

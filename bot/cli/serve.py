@@ -1,0 +1,28 @@
+"""``chatops serve [--port N] [--socket]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.composition import background_jobs, make_runtime, registrars
+from bot.log import setup_logging
+from bot.server import serve
+from bot.settings import load_settings, require
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode)")
+    p.add_argument("--port", type=int, help="port to listen on (default $PORT)")
+    p.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    p.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    require(settings, "SLACK_BOT_TOKEN", *(["SLACK_APP_TOKEN"] if args.socket else ["SLACK_SIGNING_SECRET"]))
+    setup_logging(settings.LOG_LEVEL)
+    rt = make_runtime(settings)
+    await serve(rt, registrars(), host=args.host, port=args.port or settings.PORT, socket=args.socket,
+                background=background_jobs())
+    return 0

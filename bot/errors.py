@@ -1,0 +1,11 @@
+"""Errors that carry a sentence a person can act on."""
+
+from __future__ import annotations
+
+
+class ChatopsError(Exception):
+    """Base class: ``str(err)`` is safe to show a user (already redacted)."""
+
+
+class ConfigError(ChatopsError):
+    """A setting or the services file is missing or malformed; startup stops with this line."""

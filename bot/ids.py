@@ -1,0 +1,14 @@
+"""Action ids of every button, in one place (Slack routes clicks by these)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    HEALTH_RECHECK = "health.recheck"
+    DIAGNOSE_RUN = "diagnose.run"
+    ROLLBACK_APPROVE = "rollback.approve"
+    ROLLBACK_REJECT = "rollback.reject"
+    ROLLBACK_REQUEST = "rollback.request"
+    INCIDENT_RESOLVE = "incident.resolve"

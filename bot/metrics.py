@@ -1,0 +1,23 @@
+"""Prometheus metrics served on ``GET /metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter("chatops_requests_total", "Slack requests received", ["kind", "name"])
+ACKS = Counter("chatops_acks_total", "Slack requests acknowledged", ["kind", "name"])
+ACK_SECONDS = Histogram(
+    "chatops_ack_seconds", "Time from request arrival to ack", ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
+)
+UNAUTHENTICATED = Counter("chatops_unauthenticated_requests_total",
+                          "Requests rejected for a missing, wrong or stale signature")
+REPLAYS = Counter("chatops_replayed_requests_total", "Signed requests seen twice (same trigger_id)")
+ERRORS = Counter("chatops_errors_total", "Errors while handling requests", ["where"])
+JOBS_QUEUED = Gauge("chatops_jobs_queued", "Jobs waiting in the pool")
+JOBS_REJECTED = Counter("chatops_jobs_rejected_total", "Jobs refused because the pool was full", ["name"])
+JOB_ERRORS = Counter("chatops_job_errors_total", "Jobs that raised", ["name"])
+JOB_SECONDS = Histogram("chatops_job_seconds", "Job run time", ["name"],
+                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+SLACK_CALLS = Counter("chatops_slack_calls_total", "Slack Web API calls", ["method", "outcome"])
+RAILWAY_CALLS = Counter("chatops_railway_calls_total", "Railway API calls", ["operation", "outcome"])

@@ -1,0 +1,85 @@
+"""The one redaction function: logs, Slack messages and errors all pass through it.
+
+Secrets never leave the process. What is removed:
+- Slack tokens (xoxb-, xoxp-, xapp-, xoxa-, xoxr-, xoxe-) and ``Bearer …`` credentials;
+- passwords inside URLs (``scheme://user:password@host``);
+- values of ``NAME=value`` / ``"NAME": "value"`` pairs whose name looks secret
+  (``*SECRET*``, ``*KEY*``, ``*TOKEN*``, ``*PASSWORD*``, ``DATABASE_URL`` and friends);
+- values registered at start-up as known secrets (the bot's own tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "[redacted]"
+
+_SECRET_NAME = re.compile(r"(SECRET|KEY|TOKEN|PASSWORD|PASSWD|PWD|CREDENTIAL|PRIVATE|DATABASE_URL)", re.I)
+_DB_URL_NAMES = re.compile(r"(DATABASE|POSTGRES|REDIS|MONGO|MYSQL|AMQP).*URL", re.I)
+
+_SLACK_TOKEN = re.compile(r"\bxox[abprse]-[A-Za-z0-9-]{6,}|\bxapp-[A-Za-z0-9-]{6,}")
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
+# NAME=value, NAME: value, "NAME": "value" where NAME looks secret.
+_PAIR = re.compile(
+    r"""(?P<name>["']?[A-Za-z_][A-Za-z0-9_.-]*["']?)(?P<sep>\s*[:=]\s*)(?P<q>["']?)(?P<value>[^"'\s,;}&]+)(?P=q)"""
+)
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value (a token from settings) so it is masked wherever it appears."""
+    if value and len(value) >= 6:
+        _known_secrets.add(value)
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a variable name looks like it holds a secret."""
+    bare = name.strip("\"' ")
+    return bool(_SECRET_NAME.search(bare) or _DB_URL_NAMES.search(bare))
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    name = match.group("name")
+    if not is_secret_name(name):
+        return match.group(0)
+    q = match.group("q")
+    return f"{name}{match.group('sep')}{q}{MASK}{q}"
+
+
+def redact(text: Any) -> str:
+    """Return ``text`` (any object, turned into a string) with every secret masked."""
+    s = text if isinstance(text, str) else str(text)
+    for secret in _known_secrets:
+        if secret in s:
+            s = s.replace(secret, MASK)
+    s = _SLACK_TOKEN.sub(MASK, s)
+    s = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", s)
+    s = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", s)
+    s = _PAIR.sub(_mask_pair, s)
+    return s
+
+
+def redact_mapping(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Mask the values whose names look secret, and redact the rest as text."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if is_secret_name(name):
+            out[name] = MASK
+        elif isinstance(value, Mapping):
+            out[name] = redact_mapping(value)
+        elif isinstance(value, str):
+            out[name] = redact(value)
+        elif isinstance(value, list):
+            out[name] = [redact_mapping(v) if isinstance(v, Mapping) else redact(v) if isinstance(v, str) else v
+                         for v in value]
+        else:
+            out[name] = value
+    return out
+
+
+def redact_all(items: Iterable[str]) -> list[str]:
+    return [redact(i) for i in items]

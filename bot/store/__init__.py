@@ -1,0 +1,5 @@
+"""Persistent state: audit log, probe history, approvals, incidents (SQLAlchemy 2 async)."""
+
+from bot.store.db import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,120 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), the Slack emulator, the bot itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import pytest
+
+from bot.config import ServicesFile, parse_services
+from bot.sandbox import RunningBot, start_bot
+from bot.settings import Settings, load_settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+BOT_TOKEN = "xoxb-emulator-token"
+
+
+def _admin_dsn() -> str:
+    return TEST_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _postgres_available() -> str | None:
+    try:
+        conn = await asyncpg.connect(_admin_dsn(), timeout=3)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    problem = await _postgres_available()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {TEST_DATABASE_URL} is unreachable under CI: {problem}")
+        pytest.skip(f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {problem}")
+    name = f"chatops_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_admin_dsn())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base = _admin_dsn().rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(_admin_dsn())
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'chatops.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request) -> str:
+    """Runs the test once on SQLite and once on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator:
+    from bot.emulators.slack import SlackEmulator
+
+    emu = SlackEmulator(bot_token=BOT_TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+def signer():
+    from bot.emulators.signer import SlackRequestSigner
+
+    return SlackRequestSigner(SIGNING_SECRET)
+
+
+def bot_settings(slack_url: str, database_url: str, **extra) -> Settings:
+    return load_settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                         SLACK_API_URL=slack_url + "/api/", DATABASE_URL=database_url, **extra)
+
+
+@pytest.fixture
+async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
+    """Start the real bot (runtime, Bolt app, HTTP server) on loopback; stopped after the test."""
+    from bot.composition import registrars
+
+    running: list[RunningBot] = []
+
+    async def factory(config: ServicesFile | str = "", *, database_url: str | None = None,
+                      **settings_extra) -> RunningBot:
+        cfg = parse_services(config) if isinstance(config, str) else config
+        settings = bot_settings(slack.url, database_url or sqlite_url, **settings_extra)
+        bot = await start_bot(settings, cfg, registrars())
+        running.append(bot)
+        return bot
+
+    yield factory
+    for bot in running:
+        await bot.stop()
+
+
+async def eventually(predicate: Callable, timeout: float = 5.0, interval: float = 0.02):
+    """Poll ``predicate`` (sync or async) until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
