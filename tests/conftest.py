@@ -57,7 +57,7 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request) -> str:
+def db_url(request) -> str:
     """Runs the test once on SQLite and once on a real PostgreSQL."""
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")

@@ -102,3 +102,37 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(48))
     actor: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ActionRequest(Base):
+    """A change to production (rollback, redeploy, restart…) waiting for, or past, its approval.
+
+    ``status`` moves only through guarded UPDATEs (``… WHERE status = 'pending'``), so the
+    database, never an in-memory flag, decides which click wins.
+    """
+
+    __tablename__ = "action_requests"
+    __table_args__ = (Index("ix_action_requests_status", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))  # rollback | redeploy | restart
+    service: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    source: Mapped[str] = mapped_column(String(16), default="command")  # command | incident | playbook
+    incident_id: Mapped[str | None] = mapped_column(String(32))
+    current_deployment: Mapped[dict] = mapped_column(JSON, default=dict)
+    target_deployment: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    new_deployment_id: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

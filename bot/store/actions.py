@@ -1,0 +1,142 @@
+"""Approval-gated action requests: every state change is one guarded UPDATE.
+
+pending ──approve──▶ approved ──start──▶ running ──finish──▶ succeeded | failed
+   │                    └──────────────── interrupt ───────▶ interrupted
+   ├──reject──▶ rejected
+   └──expire──▶ expired
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot.store.db import Store
+from bot.store.models import ActionRequest, Event, utcnow
+
+PENDING, APPROVED, RUNNING = "pending", "approved", "running"
+REJECTED, EXPIRED = "rejected", "expired"
+SUCCEEDED, FAILED, INTERRUPTED = "succeeded", "failed", "interrupted"
+FINAL = {REJECTED, EXPIRED, SUCCEEDED, FAILED, INTERRUPTED}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a click achieved: ``won`` is True only for the one click that changed the state."""
+
+    won: bool
+    request: ActionRequest | None
+
+
+async def create(store: Store, *, action: str, service: str, requested_by: str, ttl: timedelta,
+                 reason: str = "", channel_id: str | None = None, lang: str = "en", source: str = "command",
+                 incident_id: str | None = None, current_deployment: dict | None = None,
+                 target_deployment: dict | None = None) -> ActionRequest:
+    now = utcnow()
+    request = ActionRequest(
+        id=uuid.uuid4().hex[:16], action=action, service=service, status=PENDING, requested_by=requested_by,
+        reason=reason, channel_id=channel_id, lang=lang, source=source, incident_id=incident_id,
+        current_deployment=current_deployment or {}, target_deployment=target_deployment or {},
+        created_at=now, expires_at=now + ttl, decision_note="", detail="", updated_at=now,
+    )
+    async with store.session() as session:
+        session.add(request)
+        session.add(Event(subject_type="action", subject_id=request.id, kind="requested", actor=requested_by,
+                          data={"action": action, "service": service, "reason": reason}, at=now))
+    return request
+
+
+async def get(store: Store, request_id: str) -> ActionRequest | None:
+    async with store.session() as session:
+        return await session.get(ActionRequest, request_id)
+
+
+async def set_message(store: Store, request_id: str, channel_id: str, message_ts: str) -> None:
+    async with store.session() as session:
+        await session.execute(update(ActionRequest).where(ActionRequest.id == request_id)
+                              .values(channel_id=channel_id, message_ts=message_ts))
+
+
+async def _transition(store: Store, request_id: str, frm: set[str], to: str, *, actor: str | None,
+                      now: datetime | None = None, require_unexpired: bool = False, event: str | None = None,
+                      data: dict | None = None, **values) -> Decision:
+    now = now or utcnow()
+    stmt = (update(ActionRequest)
+            .where(ActionRequest.id == request_id, ActionRequest.status.in_(frm))
+            .values(status=to, updated_at=now, **values))
+    if require_unexpired:
+        stmt = stmt.where(ActionRequest.expires_at > now)
+    async with store.session() as session:
+        won = (await session.execute(stmt)).rowcount == 1
+        if won:
+            session.add(Event(subject_type="action", subject_id=request_id, kind=event or to, actor=actor,
+                              data=data or {}, at=now))
+        request = await session.get(ActionRequest, request_id, populate_existing=True)
+    return Decision(won=won, request=request)
+
+
+async def approve(store: Store, request_id: str, user_id: str) -> Decision:
+    now = utcnow()
+    return await _transition(store, request_id, {PENDING}, APPROVED, actor=user_id, now=now,
+                             require_unexpired=True, decided_by=user_id, decided_at=now)
+
+
+async def reject(store: Store, request_id: str, user_id: str, note: str = "") -> Decision:
+    now = utcnow()
+    return await _transition(store, request_id, {PENDING}, REJECTED, actor=user_id, now=now,
+                             require_unexpired=True, decided_by=user_id, decided_at=now, decision_note=note,
+                             data={"note": note})
+
+
+async def expire(store: Store, request_id: str) -> Decision:
+    return await _transition(store, request_id, {PENDING}, EXPIRED, actor=None)
+
+
+async def start(store: Store, request_id: str) -> Decision:
+    return await _transition(store, request_id, {APPROVED}, RUNNING, actor=None)
+
+
+async def set_new_deployment(store: Store, request_id: str, deployment_id: str) -> None:
+    async with store.session() as session:
+        await session.execute(update(ActionRequest).where(ActionRequest.id == request_id)
+                              .values(new_deployment_id=deployment_id, updated_at=utcnow()))
+
+
+async def finish(store: Store, request_id: str, *, succeeded: bool, verdict: str, detail: str = "") -> Decision:
+    return await _transition(store, request_id, {RUNNING}, SUCCEEDED if succeeded else FAILED, actor=None,
+                             verdict=verdict, detail=detail, data={"verdict": verdict, "detail": detail})
+
+
+async def interrupt(store: Store, request_id: str, detail: str) -> Decision:
+    return await _transition(store, request_id, {APPROVED, RUNNING}, INTERRUPTED, actor=None,
+                             verdict="interrupted", detail=detail, data={"detail": detail})
+
+
+async def log_event(store: Store, request_id: str, kind: str, actor: str | None = None,
+                    data: dict | None = None) -> None:
+    async with store.session() as session:
+        session.add(Event(subject_type="action", subject_id=request_id, kind=kind, actor=actor, data=data or {},
+                          at=utcnow()))
+
+
+async def events(store: Store, request_id: str) -> list[Event]:
+    query = (select(Event).where(Event.subject_type == "action", Event.subject_id == request_id)
+             .order_by(Event.id))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def unfinished(store: Store) -> list[ActionRequest]:
+    """Requests that were approved or running when the process stopped."""
+    query = select(ActionRequest).where(ActionRequest.status.in_([APPROVED, RUNNING]))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def due_for_expiry(store: Store) -> list[ActionRequest]:
+    query = select(ActionRequest).where(ActionRequest.status == PENDING, ActionRequest.expires_at <= utcnow())
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())

@@ -1,0 +1,67 @@
+"""Guarded transitions decide exactly one winner, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.store import Store, actions
+from bot.store.migrate import upgrade_async
+
+
+async def _store(url: str) -> Store:
+    await upgrade_async(url)
+    return Store(url)
+
+
+async def test_twenty_concurrent_approvals_have_one_winner(db_url):
+    store = await _store(db_url)
+    try:
+        req = await actions.create(store, action="rollback", service="backend", requested_by="U1",
+                                   ttl=timedelta(minutes=30), target_deployment={"id": "d1"})
+        decisions = await asyncio.gather(*(actions.approve(store, req.id, f"U{i + 2}") for i in range(20)))
+        winners = [d for d in decisions if d.won]
+        assert len(winners) == 1
+        assert all(d.request.status == actions.APPROVED for d in decisions)
+        assert all(d.request.decided_by == winners[0].request.decided_by for d in decisions)
+        starts = await asyncio.gather(*(actions.start(store, req.id) for _ in range(5)))
+        assert sum(s.won for s in starts) == 1
+        kinds = [e.kind for e in await actions.events(store, req.id)]
+        assert kinds == ["requested", "approved", "running"]
+    finally:
+        await store.dispose()
+
+
+async def test_reject_then_approve_loses_and_expired_cannot_be_approved(db_url):
+    store = await _store(db_url)
+    try:
+        req = await actions.create(store, action="rollback", service="backend", requested_by="U1",
+                                   ttl=timedelta(minutes=30))
+        assert (await actions.reject(store, req.id, "U2", "not now")).won
+        late = await actions.approve(store, req.id, "U3")
+        assert not late.won and late.request.status == actions.REJECTED
+        assert late.request.decision_note == "not now"
+
+        old = await actions.create(store, action="rollback", service="backend", requested_by="U1",
+                                   ttl=timedelta(seconds=-1))
+        assert not (await actions.approve(store, old.id, "U2")).won
+        assert [r.id for r in await actions.due_for_expiry(store)] == [old.id]
+        assert (await actions.expire(store, old.id)).request.status == actions.EXPIRED
+    finally:
+        await store.dispose()
+
+
+async def test_unfinished_requests_can_be_interrupted_once(db_url):
+    store = await _store(db_url)
+    try:
+        req = await actions.create(store, action="rollback", service="backend", requested_by="U1",
+                                   ttl=timedelta(minutes=30))
+        await actions.approve(store, req.id, "U2")
+        await actions.start(store, req.id)
+        assert [r.id for r in await actions.unfinished(store)] == [req.id]
+        assert (await actions.interrupt(store, req.id, "bot restarted")).won
+        assert not (await actions.interrupt(store, req.id, "again")).won
+        assert not (await actions.finish(store, req.id, succeeded=True, verdict="healthy")).won
+        assert await actions.unfinished(store) == []
+    finally:
+        await store.dispose()
