@@ -1,0 +1,170 @@
+"""Slack's Block Kit limits for messages, checked on plain dicts.
+
+slack_sdk validates only model objects (and not the 50-block cap or field lengths), and Slack
+answers ``invalid_blocks`` at run time. This module is the one place that knows the limits
+(slack-platform.md §4): the Slack emulator enforces them and renderer tests assert on them.
+Problems are worded like Slack's own ``invalid_blocks`` messages, each ending with a JSON pointer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_BLOCKS = 50
+MAX_UPDATE_TEXT = 4000  # chat.update answers msg_too_long above this; keep every message under it
+MAX_POST_TEXT = 40000  # chat.postMessage truncates longer text
+BUTTON_STYLES = ("primary", "danger")
+TEXT_TYPES = ("plain_text", "mrkdwn")
+BLOCK_TYPES = frozenset({
+    "actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text",
+    "section", "video", "context_actions", "table",
+})
+
+
+def message_problems(text: str | None, blocks: list | None, *, max_text: int | None = MAX_UPDATE_TEXT) -> list[str]:
+    """Everything Slack (or our text-fallback rule) would reject in a message payload; empty when fine.
+
+    A non-empty top-level ``text`` is required whenever blocks are given: it is what
+    notifications and screen readers show. ``max_text=None`` skips the length check (chat.postMessage
+    accepts up to 40,000 characters and truncates beyond).
+    """
+    problems = [] if blocks is None else block_problems(blocks)
+    if blocks and not (text or "").strip():
+        problems.append("top-level text is required as a fallback when blocks are given [json-pointer:/text]")
+    if not blocks and not (text or "").strip():
+        problems.append("a message needs text or blocks [json-pointer:/text]")
+    if text is not None and max_text is not None and len(text) > max_text:
+        problems.append(f"must be less than {max_text + 1} characters [json-pointer:/text]")
+    return problems
+
+
+def block_problems(blocks: Any) -> list[str]:
+    """Limit violations inside a ``blocks`` array (count, ids, texts, elements)."""
+    checker = _Checker()
+    checker.blocks(blocks)
+    return checker.problems
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self._block_ids: set[str] = set()
+        self._markdown_chars = 0
+
+    def problem(self, message: str, pointer: str) -> None:
+        self.problems.append(f"{message} [json-pointer:{pointer}]")
+
+    def string(self, value: Any, pointer: str, *, high: int, low: int = 0) -> None:
+        if not isinstance(value, str):
+            self.problem("must be a string", pointer)
+        elif len(value) > high:
+            self.problem(f"must be less than {high + 1} characters", pointer)
+        elif len(value) < low:
+            self.problem(f"must be more than {low - 1} characters", pointer)
+
+    def items(self, value: Any, pointer: str, *, high: int, low: int = 1) -> list:
+        if not isinstance(value, list):
+            self.problem("must be an array", pointer)
+            return []
+        if len(value) > high:
+            self.problem(f"no more than {high} items allowed", pointer)
+        elif len(value) < low:
+            self.problem(f"must provide at least {low} items", pointer)
+        return value
+
+    def text(self, obj: Any, pointer: str, *, high: int, plain_only: bool = False) -> None:
+        if not isinstance(obj, dict):
+            self.problem("must provide an object", pointer)
+            return
+        allowed = ("plain_text",) if plain_only else TEXT_TYPES
+        if obj.get("type") not in allowed:
+            self.problem(f"must be one of: {', '.join(allowed)}", f"{pointer}/type")
+        self.string(obj.get("text"), f"{pointer}/text", high=high, low=1)
+
+    def blocks(self, blocks: Any) -> None:
+        for i, block in enumerate(self.items(blocks, "/blocks", high=MAX_BLOCKS, low=0)):
+            self.block(block, f"/blocks/{i}")
+
+    def block(self, block: Any, pointer: str) -> None:
+        if not isinstance(block, dict):
+            self.problem("must provide an object", pointer)
+            return
+        kind = block.get("type")
+        if kind not in BLOCK_TYPES:
+            self.problem("unsupported block type", f"{pointer}/type")
+            return
+        if "block_id" in block:
+            block_id = block["block_id"]
+            self.string(block_id, f"{pointer}/block_id", high=255, low=1)
+            if isinstance(block_id, str):
+                if block_id in self._block_ids:
+                    self.problem("duplicate block_id", f"{pointer}/block_id")
+                self._block_ids.add(block_id)
+        check = getattr(self, f"_{kind}", None)
+        if check:
+            check(block, pointer)
+
+    def _section(self, block: dict, pointer: str) -> None:
+        if "text" not in block and "fields" not in block:
+            self.problem("must provide text or fields", pointer)
+        if "text" in block:
+            self.text(block["text"], f"{pointer}/text", high=3000)
+        if "fields" in block:
+            for i, field in enumerate(self.items(block["fields"], f"{pointer}/fields", high=10)):
+                self.text(field, f"{pointer}/fields/{i}", high=2000)
+        if "accessory" in block:
+            self.element(block["accessory"], f"{pointer}/accessory")
+
+    def _header(self, block: dict, pointer: str) -> None:
+        self.text(block.get("text"), f"{pointer}/text", high=150, plain_only=True)
+
+    def _context(self, block: dict, pointer: str) -> None:
+        for i, element in enumerate(self.items(block.get("elements"), f"{pointer}/elements", high=10)):
+            if not isinstance(element, dict) or element.get("type") not in (*TEXT_TYPES, "image"):
+                self.problem("must be an image or a text object", f"{pointer}/elements/{i}")
+
+    def _actions(self, block: dict, pointer: str) -> None:
+        for i, element in enumerate(self.items(block.get("elements"), f"{pointer}/elements", high=25)):
+            self.element(element, f"{pointer}/elements/{i}")
+
+    def _image(self, block: dict, pointer: str) -> None:
+        if "slack_file" not in block:
+            self.string(block.get("image_url"), f"{pointer}/image_url", high=3000, low=1)
+        self.string(block.get("alt_text"), f"{pointer}/alt_text", high=2000, low=1)
+
+    def _markdown(self, block: dict, pointer: str) -> None:
+        text = block.get("text")
+        self.string(text, f"{pointer}/text", high=12000, low=1)
+        if isinstance(text, str):
+            self._markdown_chars += len(text)
+            if self._markdown_chars > 12000:
+                self.problem("markdown blocks must total less than 12001 characters", f"{pointer}/text")
+
+    def element(self, element: Any, pointer: str) -> None:
+        if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+            self.problem("must provide an object with a type", pointer)
+            return
+        if "action_id" in element:
+            self.string(element["action_id"], f"{pointer}/action_id", high=255, low=1)
+        if "confirm" in element:
+            self.confirm(element["confirm"], f"{pointer}/confirm")
+        if element["type"] != "button":
+            return
+        self.text(element.get("text"), f"{pointer}/text", high=75, plain_only=True)
+        if "value" in element:
+            self.string(element["value"], f"{pointer}/value", high=2000)
+        if "url" in element:
+            self.string(element["url"], f"{pointer}/url", high=3000, low=1)
+        if "style" in element and element["style"] not in BUTTON_STYLES:
+            self.problem(f"must be one of: {', '.join(BUTTON_STYLES)}", f"{pointer}/style")
+
+    def confirm(self, confirm: Any, pointer: str) -> None:
+        if not isinstance(confirm, dict):
+            self.problem("must provide an object", pointer)
+            return
+        self.text(confirm.get("title"), f"{pointer}/title", high=100, plain_only=True)
+        self.text(confirm.get("text"), f"{pointer}/text", high=300)
+        self.text(confirm.get("confirm"), f"{pointer}/confirm", high=30, plain_only=True)
+        self.text(confirm.get("deny"), f"{pointer}/deny", high=30, plain_only=True)
+        if "style" in confirm and confirm["style"] not in BUTTON_STYLES:
+            self.problem(f"must be one of: {', '.join(BUTTON_STYLES)}", f"{pointer}/style")

@@ -1,0 +1,138 @@
+"""Build requests exactly as Slack sends them, signed with the app's signing secret.
+
+Slash commands are form-encoded with every field Slack includes; button clicks are a form with one
+``payload`` field holding the ``block_actions`` JSON (slack-platform.md §2–3). The signature is
+``v0=`` + hex HMAC-SHA256 of ``v0:{timestamp}:{raw body}`` keyed with the secret as UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The deprecated verification token Slack still puts in every payload; apps must ignore it.
+VERIFICATION_TOKEN = "EmulatorVerification0000"
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    body: bytes
+    headers: dict[str, str]
+
+
+def signature(signing_secret: str, timestamp: int | str, body: bytes) -> str:
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class SlackRequestSigner:
+    def __init__(self, signing_secret: str, *, team_id: str = "T0EMULATOR", team_domain: str = "emulator",
+                 api_app_id: str = "A0CHATOPS") -> None:
+        self._secret = signing_secret
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self.api_app_id = api_app_id
+        self._triggers = itertools.count(random.randrange(10**11, 9 * 10**11))
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"SlackRequestSigner(team_id={self.team_id!r}, api_app_id={self.api_app_id!r})"
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        ts = int(time.time()) if timestamp is None else timestamp
+        return {
+            "Content-Type": FORM_CONTENT_TYPE,
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature(self._secret, ts, body),
+        }
+
+    def new_trigger_id(self) -> str:
+        """Unique, shaped like Slack's (``398738663015.47445629121.803a0bc8…``)."""
+        return f"{next(self._triggers)}.{random.randrange(10**10, 10**11)}.{secrets.token_hex(16)}"
+
+    def slash_command(self, command: str, text: str = "", *, user_id: str, user_name: str | None = None,
+                      channel_id: str = "C0GENERAL", channel_name: str = "general", response_url: str,
+                      trigger_id: str | None = None, timestamp: int | None = None) -> SignedRequest:
+        fields = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": user_name or user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id or self.new_trigger_id(),
+        }
+        body = urlencode(fields).encode()
+        return SignedRequest(body, self.sign(body, timestamp))
+
+    def block_actions(self, action_id: str, value: str, *, user_id: str, user_name: str | None = None,
+                      channel_id: str, channel_name: str = "general", message_ts: str, response_url: str,
+                      block_id: str | None = None, message: dict | None = None, trigger_id: str | None = None,
+                      timestamp: int | None = None) -> SignedRequest:
+        """A button click. With ``message`` (the stored source message), the button's text, style and
+        block_id are taken from its blocks, as Slack does."""
+        source = dict(message) if message else {"type": "message", "text": ""}
+        source.setdefault("ts", message_ts)
+        button_block_id, button = _find_button(source.get("blocks") or [], action_id)
+        action: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block_id or button_block_id or "b1",
+            "text": button.get("text") or {"type": "plain_text", "text": action_id, "emoji": True},
+            "value": value,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if "style" in button:
+            action["style"] = button["style"]
+        name = user_name or user_id.lower()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": name, "name": name, "team_id": self.team_id},
+            "api_app_id": self.api_app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
+                          "is_ephemeral": False},
+            "trigger_id": trigger_id or self.new_trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": channel_name},
+            "message": source,
+            "state": {"values": {}},
+            "response_url": response_url,
+            "actions": [action],
+        }
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+        return SignedRequest(body, self.sign(body, timestamp))
+
+
+def _find_button(blocks: list, action_id: str) -> tuple[str | None, dict]:
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        elements = list(block.get("elements") or []) + ([block["accessory"]] if "accessory" in block else [])
+        for element in elements:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return block.get("block_id"), element
+    return None, {}
+
+
+async def post(http: httpx.AsyncClient, url: str, req: SignedRequest) -> httpx.Response:
+    """Send a signed request the way Slack does (raw body, signature headers)."""
+    return await http.post(url, content=req.body, headers=req.headers)

@@ -1,0 +1,366 @@
+"""The Slack Web API emulator, driven by slack_sdk's own async clients over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.emulators.slack import DEFAULT_BOT_TOKEN, SlackEmulator
+
+REPO = Path(__file__).resolve().parents[1]
+USERS = {"U0ANA": {"name": "ana", "real_name": "Ana García", "locale": "es-ES", "tz": "Europe/Madrid"}}
+GROUPS = {"S0ONCALL": ["U0ANA", "U0BEN"]}
+TEXT = "Deploy finished"
+BLOCKS = [{"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "*Deploy finished*"}}]
+
+
+def button(text: str = "Approve", **extra) -> dict:
+    return {"type": "button", "action_id": "rollback.approve", "value": "r-1",
+            "text": {"type": "plain_text", "text": text}, **extra}
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(users=USERS, usergroups=GROUPS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(emu) -> AsyncWebClient:
+    return AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+
+
+def no_text_warning():
+    """slack_sdk warns (client side) about a missing top-level text; the emulator must refuse it too."""
+    return pytest.warns(UserWarning, match="top-level `text` argument is missing")
+
+
+async def api_error(call) -> SlackApiError:
+    with pytest.raises(SlackApiError) as info:
+        await call
+    return info.value
+
+
+async def error_of(call) -> str:
+    return (await api_error(call)).response["error"]
+
+
+# --- auth and recording ---------------------------------------------------------------------------
+
+
+async def test_auth_test_and_token_checks(emu, client):
+    resp = await client.auth_test()
+    assert resp.data == {"ok": True, "url": "https://emulator.slack.com/", "team": "Emulator", "user": "chatops",
+                         "team_id": "T0EMULATOR", "user_id": "U0BOT", "bot_id": "B0BOT",
+                         "is_enterprise_install": False}
+    wrong = AsyncWebClient(token="xoxb-not-the-token", base_url=emu.api_url)
+    assert await error_of(wrong.auth_test()) == "invalid_auth"
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(emu.api_url + "auth.test")).json() == {"ok": False, "error": "not_authed"}
+        by_param = await http.post(emu.api_url + "auth.test", data={"token": DEFAULT_BOT_TOKEN})
+        assert by_param.json()["ok"] is True
+    assert [c.token for c in emu.calls_to("auth.test")] == [DEFAULT_BOT_TOKEN, "xoxb-not-the-token", None,
+                                                            DEFAULT_BOT_TOKEN]
+
+
+async def test_unknown_method(client):
+    err = await api_error(client.api_call("chat.frobnicate", params={"x": "1"}))
+    assert err.response["error"] == "unknown_method"
+
+
+async def test_post_message_json_and_form_bodies_are_recorded_with_blocks_decoded(emu, client):
+    first = await client.chat_postMessage(channel="C0GENERAL", text=TEXT, blocks=BLOCKS)  # slack_sdk sends JSON
+    async with httpx.AsyncClient() as http:
+        second = (await http.post(emu.api_url + "chat.postMessage",
+                                  headers={"Authorization": f"Bearer {DEFAULT_BOT_TOKEN}"},
+                                  data={"channel": "#general", "text": TEXT, "blocks": json.dumps(BLOCKS)})).json()
+    assert first["channel"] == second["channel"] == "C0GENERAL"
+    assert float(first["ts"]) < float(second["ts"])
+    assert first["message"]["text"] == TEXT and first["message"]["bot_id"] == "B0BOT"
+    assert first["message"]["blocks"] == BLOCKS
+    calls = emu.calls_to("chat.postMessage")
+    assert [c.params["blocks"] for c in calls] == [BLOCKS, BLOCKS]
+    assert [c.http_method for c in calls] == ["POST", "POST"] and all(c.ok for c in calls)
+    assert [m["ts"] for m in emu.messages("C0GENERAL")] == [first["ts"], second["ts"]]
+
+
+async def test_get_methods_read_the_query_string(client):
+    user = (await client.users_info(user="U0ANA", include_locale=True))["user"]
+    assert (user["id"], user["name"], user["real_name"], user["locale"], user["tz"]) == (
+        "U0ANA", "ana", "Ana García", "es-ES", "Europe/Madrid")
+    assert "locale" not in (await client.users_info(user="U0ANA"))["user"]
+    other = (await client.users_info(user="U0BEN", include_locale=True))["user"]
+    assert other["locale"] == "en-US"
+
+
+# --- Block Kit and text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("blocks", "text", "error", "pointer"), [
+    ([{"type": "divider"}] * 51, TEXT, "invalid_blocks", "/blocks"),
+    ([{"type": "actions", "elements": [button("x" * 76)]}], TEXT, "invalid_blocks", "/blocks/0/elements/0/text/text"),
+    (BLOCKS, None, "missing_text_fallback", None),
+    (BLOCKS, " ", "missing_text_fallback", None),
+    (None, None, "no_text", None),
+])
+async def test_block_kit_and_text_rejections(emu, client, blocks, text, error, pointer):
+    with no_text_warning() if not (text or "").strip() else contextlib.nullcontext():
+        err = await api_error(client.chat_postMessage(channel="C0GENERAL", text=text, blocks=blocks))
+    assert err.response["error"] == error
+    if pointer:
+        assert any(f"[json-pointer:{pointer}]" in m for m in err.response["response_metadata"]["messages"])
+    assert emu.messages("C0GENERAL") == []
+
+
+async def test_fifty_blocks_and_a_75_char_button_pass(client):
+    blocks = [{"type": "divider"}] * 49 + [{"type": "actions", "elements": [button("x" * 75)]}]
+    assert (await client.chat_postMessage(channel="C0GENERAL", text=TEXT, blocks=blocks))["ok"]
+
+
+async def test_post_ephemeral(emu, client):
+    resp = await client.chat_postEphemeral(channel="C0GENERAL", user="U0ANA", text="only you")
+    assert resp["message_ts"]
+    assert emu.messages("C0GENERAL") == []
+    with no_text_warning():
+        err = await api_error(client.chat_postEphemeral(channel="C0GENERAL", user="U0ANA", blocks=BLOCKS))
+    assert err.response["error"] == "missing_text_fallback"
+
+
+# --- chat.update ----------------------------------------------------------------------------------
+
+
+async def test_chat_update_changes_the_stored_message(emu, client):
+    posted = await client.chat_postMessage(channel="C0GENERAL", text=TEXT, blocks=BLOCKS)
+    new_blocks = [{"type": "section", "block_id": "summary-2", "text": {"type": "mrkdwn", "text": "Approved"}}]
+    updated = await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="Approved", blocks=new_blocks)
+    assert (updated["channel"], updated["ts"], updated["text"]) == ("C0GENERAL", posted["ts"], "Approved")
+    [stored] = emu.messages("C0GENERAL")
+    assert (stored["text"], stored["blocks"]) == ("Approved", new_blocks)
+    await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="Text only")
+    assert emu.message("C0GENERAL", posted["ts"])["blocks"] == []  # text without blocks removes them
+
+
+async def test_chat_update_errors(emu, client):
+    posted = await client.chat_postMessage(channel="C0GENERAL", text=TEXT)
+    human = emu.add_message("C0GENERAL", "hello", user="U0ANA")
+    ts = posted["ts"]
+    assert await error_of(client.chat_update(channel="C0GENERAL", ts="1.000001", text="x")) == "message_not_found"
+    assert await error_of(client.chat_update(channel="C0GENERAL", ts=human, text="x")) == "cant_update_message"
+    assert await error_of(client.chat_update(channel="C0GENERAL", ts=ts, text="x" * 4001)) == "msg_too_long"
+    with no_text_warning():
+        err = await api_error(client.chat_update(channel="C0GENERAL", ts=ts, blocks=BLOCKS))
+    assert err.response["error"] == "missing_text_fallback"
+    assert emu.message("C0GENERAL", posted["ts"])["text"] == TEXT
+    assert (await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="x" * 4000))["ok"]
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+
+async def test_rate_limit_answers_429_then_succeeds(emu, client):
+    emu.rate_limit("chat.postMessage", retry_after=7)
+    err = await api_error(client.chat_postMessage(channel="C0GENERAL", text=TEXT))
+    assert err.response.status_code == 429
+    assert err.response["error"] == "ratelimited"
+    assert err.response.headers["Retry-After"] == "7"
+    assert emu.messages("C0GENERAL") == []
+    assert (await client.chat_postMessage(channel="C0GENERAL", text=TEXT))["ok"]
+    assert [c.status for c in emu.calls_to("chat.postMessage")] == [429, 200]
+
+
+async def test_slack_sdk_rate_limit_handler_retries_after_retry_after(emu):
+    client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url,
+                            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    emu.rate_limit("chat.postMessage", retry_after=1)
+    started = time.monotonic()
+    resp = await client.chat_postMessage(channel="C0GENERAL", text=TEXT)
+    assert resp["ok"] and time.monotonic() - started >= 1.0
+    assert [c.status for c in emu.calls_to("chat.postMessage")] == [429, 200]
+    assert len(emu.messages("C0GENERAL")) == 1
+
+
+async def test_fail_answers_ok_false_count_times_for_that_method_only(emu, client):
+    emu.fail("chat.postMessage", error="not_in_channel", count=2)
+    for _ in range(2):
+        assert await error_of(client.chat_postMessage(channel="C0GENERAL", text=TEXT)) == "not_in_channel"
+    assert (await client.auth_test())["ok"]
+    assert (await client.chat_postMessage(channel="C0GENERAL", text=TEXT))["ok"]
+
+
+# --- response_url ---------------------------------------------------------------------------------
+
+
+async def test_response_url_replace_original_updates_the_clicked_message(emu, client):
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="Approve?",
+                                           blocks=[{"type": "actions", "elements": [button()]}])
+    url = emu.response_url("actions", message_ts=posted["ts"])
+    assert url.startswith(f"{emu.url}/actions/T0EMULATOR/")
+    resp = await AsyncWebhookClient(url).send(text="Approved by <@U0ANA>", replace_original=True,
+                                              blocks=[{"type": "section", "text": {"type": "mrkdwn",
+                                                                                   "text": "Approved"}}])
+    assert resp.status_code == 200
+    [stored] = emu.messages("C0GENERAL")
+    assert stored["text"] == "Approved by <@U0ANA>" and stored["blocks"][0]["text"]["text"] == "Approved"
+    [record] = emu.responses
+    assert (record.kind, record.status, record.payload["replace_original"]) == ("actions", 200, True)
+
+
+async def test_response_url_in_channel_ephemeral_and_delete(emu, client):
+    commands = AsyncWebhookClient(emu.response_url())
+    await commands.send(text="only for you")
+    assert emu.messages("C0GENERAL") == []
+    await commands.send(text="for everyone", response_type="in_channel")
+    assert [m["text"] for m in emu.messages("C0GENERAL")] == ["for everyone"]
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="Approve?")
+    await AsyncWebhookClient(emu.response_url("actions", message_ts=posted["ts"])).send_dict(
+        {"delete_original": True})
+    assert [m["text"] for m in emu.messages("C0GENERAL")] == ["for everyone"]
+    assert [r.payload.get("response_type") for r in emu.responses] == [None, "in_channel", None]
+
+
+async def test_response_url_limits(emu):
+    hook = AsyncWebhookClient(emu.response_url())
+    assert (await hook.send(blocks=BLOCKS)).status_code == 400  # no text fallback
+    for _ in range(5):
+        assert (await hook.send(text="ok")).status_code == 200
+    sixth = await hook.send(text="one too many")
+    assert sixth.status_code == 404 and json.loads(sixth.body)["error"] == "used_url"
+    assert [r.status for r in emu.responses] == [400, 200, 200, 200, 200, 200, 404]
+
+
+async def test_response_url_expires_after_30_minutes():
+    now = [1_700_000_000.0]
+    async with SlackEmulator(clock=lambda: now[0]) as emu:
+        hook = AsyncWebhookClient(emu.response_url())
+        now[0] += 30 * 60
+        assert (await hook.send(text="just in time")).status_code == 200
+        now[0] += 1
+        late = await hook.send(text="too late")
+        assert late.status_code == 404 and json.loads(late.body)["error"] == "expired_url"
+
+
+# --- conversations, pins, user groups --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "error"), [
+    ("", "invalid_name_required"),
+    ("x" * 81, "invalid_name_maxlength"),
+    ("Inc-Backend", "invalid_name_specials"),
+    ("inc backend", "invalid_name_specials"),
+    ("inc.backend", "invalid_name_specials"),
+    ("--__", "invalid_name_punctuation"),
+    ("general", "name_taken"),
+])
+async def test_conversations_create_name_rules(client, name, error):
+    assert await error_of(client.conversations_create(name=name)) == error
+
+
+async def test_conversations_create_join_invite_info_and_pins(emu, client):
+    created = (await client.conversations_create(name="inc-2026-backend_" + "x" * 63))["channel"]
+    assert len(created["name"]) == 80 and created["is_member"] and created["id"].startswith("C")
+    assert await error_of(client.conversations_create(name=created["name"])) == "name_taken"
+    joined = await client.conversations_join(channel=created["id"])
+    assert joined["warning"] == "already_in_channel"
+    assert joined["response_metadata"]["warnings"] == ["already_in_channel"]
+    members = (await client.usergroups_users_list(usergroup="S0ONCALL"))["users"]
+    assert members == ["U0ANA", "U0BEN"]
+    await client.conversations_invite(channel=created["id"], users=",".join(members))
+    assert emu.channel(created["name"])["members"] == ["U0BOT", "U0ANA", "U0BEN"]
+    err = await api_error(client.conversations_invite(channel=created["id"], users="U0ANA"))
+    assert err.response["error"] == "already_in_channel"
+    info = (await client.conversations_info(channel=created["id"], include_num_members=True))["channel"]
+    assert (info["name"], info["num_members"]) == (created["name"], 3)
+    posted = await client.chat_postMessage(channel=created["id"], text="Summary")
+    assert (await client.pins_add(channel=created["id"], timestamp=posted["ts"]))["ok"]
+    err = await api_error(client.pins_add(channel=created["id"], timestamp=posted["ts"]))
+    assert err.response["error"] == "already_pinned"
+    assert emu.pins(created["id"]) == [posted["ts"]]
+    err = await api_error(client.usergroups_users_list(usergroup="S0NOPE"))
+    assert err.response["error"] == "no_such_subteam"
+
+
+async def test_join_a_channel_the_bot_is_not_in(emu, client):
+    joined = await client.conversations_join(channel="C0RANDOM")
+    assert "warning" not in joined and joined["channel"]["is_member"]
+    assert (await client.conversations_join(channel="C0RANDOM"))["warning"] == "already_in_channel"
+
+
+async def test_channel_creation_without_the_scope():
+    async with SlackEmulator(allow_channel_create=False) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        err = await api_error(client.conversations_create(name="inc-1"))
+        assert (err.response["error"], err.response["needed"]) == ("missing_scope", "channels:manage")
+
+
+async def test_strict_workspace_knows_only_configured_ids():
+    async with SlackEmulator(users=USERS, strict=True) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        err = await api_error(client.chat_postMessage(channel="C0NOWHERE", text=TEXT))
+        assert err.response["error"] == "channel_not_found"
+        assert await error_of(client.users_info(user="U0NOBODY")) == "user_not_found"
+        assert (await client.users_info(user="U0ANA"))["user"]["name"] == "ana"
+
+
+# --- helpers, control API, standalone ---------------------------------------------------------------
+
+
+async def test_wait_for_returns_the_value_or_times_out(emu, client):
+    async def later():
+        await asyncio.sleep(0.05)
+        await client.chat_postMessage(channel="C0GENERAL", text=TEXT)
+
+    task = asyncio.create_task(later())
+    calls = await emu.wait_for(lambda: emu.calls_to("chat.postMessage"), timeout=2)
+    assert calls[0].params["text"] == TEXT
+    await task
+    with pytest.raises(TimeoutError):
+        await emu.wait_for(lambda: emu.calls_to("pins.add"), timeout=0.05)
+
+
+async def test_control_api(emu):
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        assert (await http.post("/_emulator/faults", json={"method": "chat.postMessage", "error": "is_archived"}
+                                )).json() == {"ok": True}
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        assert await error_of(client.chat_postMessage(channel="C0GENERAL", text=TEXT)) == "is_archived"
+        await http.post("/_emulator/faults", json={"method": "chat.postMessage", "retry_after": 2})
+        await http.delete("/_emulator/faults")
+        posted = await client.chat_postMessage(channel="C0GENERAL", text=TEXT)
+        calls = (await http.get("/_emulator/calls", params={"method": "chat.postMessage"})).json()["calls"]
+        assert [c["response"]["ok"] for c in calls] == [False, True]
+        assert DEFAULT_BOT_TOKEN not in json.dumps(calls)
+        messages = (await http.get("/_emulator/messages", params={"channel": "C0GENERAL"})).json()
+        assert [m["ts"] for m in messages["messages"]] == [posted["ts"]]
+        assert (await http.get("/_emulator/messages", params={"channel": "C0NONE"})).status_code == 404
+        url = (await http.post("/_emulator/response_urls", json={"kind": "actions", "message_ts": posted["ts"]}
+                               )).json()["url"]
+        await http.post(url, json={"text": "Replaced", "replace_original": True})
+        assert (await http.get("/_emulator/responses")).json()["responses"][0]["payload"]["text"] == "Replaced"
+        assert emu.message("C0GENERAL", posted["ts"])["text"] == "Replaced"
+
+
+async def test_standalone_process_prints_its_url_and_serves():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": "xoxb-standalone-0000"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.emulators.slack", cwd=REPO, env=env,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        url = (await asyncio.wait_for(proc.stdout.readline(), timeout=10)).decode().strip()
+        assert url.startswith("http://127.0.0.1:")
+        client = AsyncWebClient(token="xoxb-standalone-0000", base_url=url + "/api/")
+        assert (await client.auth_test())["user_id"] == "U0BOT"
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
