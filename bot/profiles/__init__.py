@@ -1,0 +1,1 @@
+"""Built-in health profiles (TOML data read by ``bot.probe.profiles``)."""

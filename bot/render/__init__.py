@@ -1,0 +1,1 @@
+"""Rendering: domain results (probe reports, findings) → Slack Block Kit and terminal text."""

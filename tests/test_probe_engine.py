@@ -1,0 +1,376 @@
+"""The probe engine against the target emulator over real loopback HTTP: every verdict and failure class."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import shutil
+import ssl
+import subprocess
+import time
+import tracemalloc
+
+import pytest
+
+from bot.emulators.target import TargetEmulator
+from bot.probe.models import ENDPOINT_VERDICTS
+from tests.probe_helpers import by_path, closed_port, prober, service
+
+pytest_plugins = ["tests.probe_fixtures"]
+
+JWT = "s3cr3t-jwt-value-0123456789abcdef0123"
+
+
+async def test_healthy_backend_every_endpoint_ok(emu, http):
+    report = await prober(http).probe_service(service(emu.url))
+    assert report.verdict == "healthy", report.reason_line
+    assert report.reason == "healthy" and report.next_step is None and report.drift == []
+    assert {e.verdict for e in report.endpoints} == {"ok"}
+    assert [e.path for e in report.endpoints] == [
+        "/health", "/api/health", "/ready", "/api/system/health/detailed", "/api/system/diagnostics",
+        "/api/cors-debug", "/config", "/version", "/api/dashboard/stats"]
+    assert report.version == "9f8e7d6" and report.build_time and report.uptime_s is not None
+    ready = by_path(report, "/ready")
+    assert ready.status == 200 and ready.fields["db"] is True and ready.latency_ms > 0
+    assert by_path(report, "/api/system/diagnostics").fields["database"] == "OK"
+
+
+async def test_requests_carry_one_correlation_id_and_no_origin(emu, http):
+    report = await prober(http).probe_service(service(emu.url))
+    seen = list(emu.requests)
+    assert len(seen) == len(report.endpoints)
+    assert {r.headers.get("X-Correlation-ID") for r in seen} == {report.correlation_id}
+    assert report.correlation_id.startswith("chatops-")
+    assert not any("Origin" in r.headers for r in seen)
+
+
+async def test_endpoints_are_probed_concurrently(emu, http):
+    for path in ("/health", "/ready", "/version", "/config"):
+        emu.set_fault(path, "slow", ms=300)
+    start = time.perf_counter()
+    report = await prober(http, endpoint_timeout=2, total_timeout=3).probe_service(service(emu.url))
+    wall = time.perf_counter() - start
+    assert report.verdict == "healthy"
+    assert 0.3 <= wall < 0.55, f"four 300 ms endpoints took {wall:.2f} s: not concurrent"
+
+
+async def test_dns_failure(http):
+    report = await prober(http).probe_url("http://nonexistent.invalid/health")
+    e = report.endpoints[0]
+    assert (report.verdict, e.verdict, e.failure, e.status) == ("down", "down", "dns", None)
+    assert report.reason == "liveness_down"
+
+
+async def test_connection_refused_closed_port(http):
+    report = await prober(http).probe_service(service(f"http://127.0.0.1:{closed_port()}"))
+    assert report.verdict == "down" and report.reason == "liveness_down"
+    assert {e.failure for e in report.endpoints} == {"refused"}
+    assert report.reason_args["failure"] == "refused"
+
+
+async def test_emulator_port_closed_then_reopened(emu, http):
+    await emu.close_port()
+    down = await prober(http).probe_service(service(emu.url))
+    assert down.verdict == "down" and by_path(down, "/health").failure == "refused"
+    await emu.open_port()
+    assert (await prober(http).probe_service(service(emu.url))).verdict == "healthy"
+
+
+async def test_connection_closed_without_answer(emu, http):
+    emu.set_fault("/api/health", "refused")
+    report = await prober(http).probe_service(service(emu.url))
+    e = by_path(report, "/api/health")
+    assert (e.verdict, e.failure) == ("down", "closed")
+    assert report.verdict == "down"
+
+
+async def test_tls_error_https_to_plain_http_port(emu, http):
+    report = await prober(http).probe_url(emu.url.replace("http://", "https://") + "/health")
+    e = report.endpoints[0]
+    assert (e.verdict, e.failure) == ("down", "tls")
+    assert "TLS" in e.detail
+
+
+@pytest.fixture
+def self_signed(tmp_path) -> ssl.SSLContext:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def test_tls_error_self_signed_certificate(self_signed, http):
+    target = TargetEmulator(ssl_context=self_signed)
+    url = await target.start()
+    try:
+        assert url.startswith("https://")
+        report = await prober(http).probe_url(url + "/health")
+    finally:
+        await target.stop()
+    e = report.endpoints[0]
+    assert (e.verdict, e.failure) == ("down", "tls")
+    assert "certificate" in e.detail
+
+
+async def test_hung_endpoint_times_out_at_its_limit_without_delaying_others(emu, http):
+    emu.set_fault("/ready", "hang")
+    start = time.perf_counter()
+    report = await prober(http, endpoint_timeout=0.4, total_timeout=2).probe_service(service(emu.url))
+    assert time.perf_counter() - start < 0.8
+    ready = by_path(report, "/ready")
+    assert (ready.verdict, ready.failure, ready.status) == ("timeout", "timeout", None)
+    assert 380 <= ready.latency_ms < 700 and "0.4 s" in ready.detail
+    others = [e for e in report.endpoints if e.path != "/ready"]
+    assert all(e.verdict == "ok" and e.latency_ms < 300 for e in others)
+    assert report.verdict == "degraded" and report.reason == "endpoint_failed" and report.next_step == "db"
+
+
+async def test_whole_report_is_bounded(emu, http):
+    emu.set_fault("/version", "hang")
+    emu.set_fault("/config", "slow", ms=2000)
+    start = time.perf_counter()
+    report = await prober(http, endpoint_timeout=5, total_timeout=0.5).probe_service(service(emu.url))
+    assert time.perf_counter() - start < 1.0
+    assert report.elapsed_ms < 1000
+    for path in ("/version", "/config"):
+        e = by_path(report, path)
+        assert e.verdict == "timeout" and "report bound" in e.detail
+    assert by_path(report, "/health").verdict == "ok"
+
+
+async def test_liveness_timeout_means_down(emu, http):
+    emu.set_fault("/health", "hang")
+    report = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url))
+    assert report.verdict == "down" and report.reason_args["failure"] == "timeout"
+
+
+@pytest.mark.parametrize("kind", ["huge_body", "gzip_bomb"])
+async def test_body_over_cap_is_cut_short_in_time_and_memory(emu, http, kind):
+    emu.set_fault("/version", kind, size=100_000_000)
+    p = prober(http, endpoint_timeout=5, total_timeout=6, body_cap=1_000_000)
+    await p.probe_url(emu.url + "/health")  # warm up the pool outside the measurement
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        report = await p.probe_url(emu.url + "/version", "ivan-reseller-web")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    e = report.endpoints[0]
+    assert (e.verdict, e.failure, e.status) == ("unexpected", "too_large", 200)
+    assert time.perf_counter() - start < 3
+    assert peak < 12_000_000, f"{kind}: {peak} bytes held while reading a capped body"
+
+
+async def test_redirect_loop(emu, http):
+    emu.set_fault("/config", "redirect_loop")
+    e = by_path(await prober(http).probe_service(service(emu.url)), "/config")
+    assert (e.verdict, e.failure, e.status) == ("unexpected", "redirect_loop", 302)
+
+
+async def test_redirect_to_another_host_is_not_followed(emu, http):
+    emu.set_fault("/config", "redirect", location="http://169.254.169.254/latest/meta-data/")
+    report = await prober(http).probe_service(service(emu.url))
+    e = by_path(report, "/config")
+    assert (e.verdict, e.failure) == ("unexpected", "redirect_offsite")
+    assert "169.254.169.254" in e.detail and report.verdict == "degraded"
+
+
+async def test_same_origin_redirect_is_followed(emu, http):
+    emu.set_fault("/version", "redirect", location="/api/version")
+    e = by_path(await prober(http).probe_service(service(emu.url)), "/version")
+    assert e.verdict == "ok" and e.fields["gitSha"] == "9f8e7d6"
+    assert emu.requests_to("/api/version")
+
+
+async def test_not_json_and_wrong_shape_are_unexpected_drift(emu, http):
+    emu.set_fault("/version", "not_json")
+    emu.set_fault("/config", "wrong_shape")
+    report = await prober(http).probe_service(service(emu.url))
+    version, config = by_path(report, "/version"), by_path(report, "/config")
+    assert (version.verdict, version.failure) == ("unexpected", "not_json")
+    assert "Application Error" in version.detail
+    assert (config.verdict, config.failure) == ("unexpected", "shape_changed")
+    assert "missing key" in config.detail
+    assert {d.path for d in report.drift} == {"/version", "/config"}
+    assert report.verdict == "degraded" and report.reason == "drift"
+
+
+async def test_runbook_profile_404_is_missing_drift_with_live_replacement(emu, http):
+    report = await prober(http).probe_service(service(emu.url, "runbook"))
+    detailed = by_path(report, "/api/system/health/detailed")
+    assert (detailed.verdict, detailed.status, detailed.failure) == ("missing", 404, "http_4xx")
+    assert by_path(report, "/api/system/diagnostics").verdict == "ok"
+    [drift] = report.drift
+    assert (drift.path, drift.replaced_by, drift.replacement_ok) == (
+        "/api/system/health/detailed", "/api/system/diagnostics", True)
+    assert str(drift) == "/api/system/health/detailed → 404; /api/system/diagnostics → 200"
+    assert report.verdict == "healthy" and report.reason == "healthy_drift"
+
+
+async def test_runbook_profile_replacement_sees_runtime_db_outage(emu, http):
+    emu.set_state(db_down_at_runtime=True)
+    report = await prober(http).probe_service(service(emu.url, "runbook"))
+    assert report.drift[0].replacement_ok is False
+    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_now", "db")
+
+
+async def test_same_404_is_expected_in_the_real_backend_profile(emu, http):
+    report = await prober(http).probe_service(service(emu.url))
+    assert by_path(report, "/api/system/health/detailed").verdict == "ok"
+    assert report.drift == []
+
+
+async def test_runbook_era_detailed_endpoint_with_auth_header(http):
+    target = TargetEmulator("runbook", detailed_auth="Bearer ops-token-123456")
+    await target.start()
+    try:
+        ok = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(target.url, "runbook"))
+        refused = await prober(http).probe_service(service(target.url, "runbook"))
+        target.set_state(db_down_at_runtime=True)
+        db = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(target.url, "runbook"))
+        adhoc_requests_before = len(target.requests)
+        await prober(http, auth_header="Bearer ops-token-123456").probe_url(
+            target.url + "/api/system/health/detailed", "runbook")
+    finally:
+        await target.stop()
+    assert ok.verdict == "healthy" and ok.drift == []
+    e = by_path(refused, "/api/system/health/detailed")
+    assert (e.status, e.verdict, e.failure) == (401, "degraded", "http_4xx")
+    assert (db.reason, db.next_step) == ("db_down_now", "db")
+    # A URL that is not a configured service never receives the operator's auth header.
+    assert all("Authorization" not in r.headers for r in list(target.requests)[adhoc_requests_before:])
+
+
+async def test_loading_state_is_not_reported_as_down(emu, http):
+    emu.set_state(loading=True)
+    report = await prober(http).probe_service(service(emu.url))
+    assert by_path(report, "/health").verdict == "ok"
+    assert by_path(report, "/api/health").detail == "HTTP 503 status=loading"
+    assert (report.verdict, report.reason) == ("degraded", "loading")
+
+
+async def test_db_down_at_boot_needs_restart(emu, http):
+    emu.set_state(db_down_at_boot=True)
+    report = await prober(http).probe_service(service(emu.url))
+    ready = by_path(report, "/ready")
+    assert (ready.status, ready.verdict, ready.reason) == (503, "down", "db_down_at_boot")
+    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_at_boot", "db")
+
+
+async def test_db_down_at_runtime_seen_even_though_ready_says_200(emu, http):
+    emu.set_state(db_down_at_runtime=True)
+    report = await prober(http).probe_service(service(emu.url))
+    assert by_path(report, "/ready").verdict == "ok"
+    assert by_path(report, "/api/system/diagnostics").detail == "database=FAIL"
+    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_now", "db")
+    assert report.reason_line == "db_down_now (/api/system/diagnostics: database=FAIL)"
+
+
+async def test_safe_boot(emu, http):
+    emu.set_state(safe_boot=True)
+    report = await prober(http).probe_service(service(emu.url))
+    assert (report.reason, report.next_step) == ("safe_boot", None)
+
+
+async def test_overload_header_is_degraded_with_memory_next_step(emu, http):
+    emu.set_state(degraded_overload=True)
+    report = await prober(http).probe_service(service(emu.url))
+    e = by_path(report, "/api/dashboard/stats")
+    assert e.verdict == "degraded" and "X-Degraded=true" in e.detail and "event_loop_lag" in e.detail
+    assert (report.reason, report.next_step) == ("overload", "memory")
+
+
+async def test_cors_origin_checks(emu, http):
+    svc = service(emu.url, frontend_origins=["https://www.example.org", "https://example.org",
+                                             "https://evil.example.net"])
+    report = await prober(http).probe_service(svc)
+    allowed = by_path(report, "/api/cors-debug", "https://www.example.org")
+    mismatch = by_path(report, "/api/cors-debug", "https://example.org")
+    rejected = by_path(report, "/api/cors-debug", "https://evil.example.net")
+    assert allowed.verdict == "ok" and allowed.fields["matchedRule"] == "exact-match"
+    assert (mismatch.verdict, mismatch.reason) == ("degraded", "cors_mismatch")
+    assert mismatch.fields["allowOrigin"] == "https://www.example.org"
+    assert (rejected.status, rejected.verdict, rejected.reason) == (500, "degraded", "cors_rejected")
+    assert (report.reason, report.reason_args["origin"], report.next_step) == (
+        "cors_rejected", "https://evil.example.net", "cors")
+    sent = {r.headers.get("Origin") for r in emu.requests_to("/api/cors-debug")}
+    assert sent == {None, "https://www.example.org", "https://example.org", "https://evil.example.net"}
+
+
+async def test_server_error_on_liveness_is_down(emu, http):
+    emu.set_fault("/api/health", "status", code=502)
+    report = await prober(http).probe_service(service(emu.url))
+    e = by_path(report, "/api/health")
+    assert (e.status, e.verdict, e.failure) == (502, "down", "http_5xx")
+    assert report.verdict == "down"
+
+
+async def test_secrets_in_bodies_are_redacted(emu, http):
+    emu.set_fault("/config", "body", json={
+        "env": "production", "hasDbUrl": True, "hasRedisUrl": True, "corsOriginCount": 1,
+        "databaseHost": "postgres://admin:hunter2-db-pass@db.internal:5432/app", "redisHost": "x"})
+    emu.set_fault("/version", "body", text=f"crashed: JWT_SECRET={JWT} token xoxb-1234567890-abcdef")
+    report = await prober(http).probe_service(service(emu.url))
+    dumped = json.dumps(report.to_json()) + repr(report)
+    for secret in ("hunter2-db-pass", JWT, "xoxb-1234567890-abcdef"):
+        assert secret not in dumped
+    assert "[redacted]" in by_path(report, "/config").fields["databaseHost"]
+    assert "JWT_SECRET=[redacted]" in by_path(report, "/version").detail
+
+
+async def test_probe_all_runs_services_concurrently(http):
+    targets = [TargetEmulator() for _ in range(3)]
+    try:
+        urls = [await t.start() for t in targets]
+        for t in targets:
+            t.set_fault("/health", "slow", ms=250)
+        targets[1].set_state(db_down_at_runtime=True)
+        start = time.perf_counter()
+        reports = await prober(http, endpoint_timeout=2, total_timeout=3).probe_all(
+            [service(u, name=f"svc{i}") for i, u in enumerate(urls)])
+        wall = time.perf_counter() - start
+    finally:
+        for t in targets:
+            await t.stop()
+    assert [r.name for r in reports] == ["svc0", "svc1", "svc2"]
+    assert [r.verdict for r in reports] == ["healthy", "degraded", "healthy"]
+    assert wall < 0.5
+
+
+async def test_single_path_of_a_service(emu, http):
+    report = await prober(http).probe_service(service(emu.url), "/ready")
+    assert [e.path for e in report.endpoints] == ["/ready"] and report.verdict == "healthy"
+    unknown = await prober(http).probe_service(service(emu.url), "/nope")
+    assert (unknown.endpoints[0].verdict, unknown.verdict) == ("missing", "degraded")
+
+
+async def test_every_endpoint_verdict_is_reachable(emu, http):
+    """One run per verdict class, so the table of verdicts cannot silently lose one."""
+    emu.set_fault("/api/system/diagnostics", "hang")
+    emu.set_fault("/version", "wrong_shape")
+    emu.set_state(db_down_at_boot=True, degraded_overload=True)
+    report = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url, "runbook"))
+    seen = {e.verdict for e in report.endpoints}
+    report2 = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url))
+    seen |= {e.verdict for e in report2.endpoints}
+    assert seen == set(ENDPOINT_VERDICTS), seen
+
+
+async def test_cancelled_probe_leaves_no_task_behind(emu, http):
+    emu.set_fault("/ready", "hang")
+    task = asyncio.create_task(prober(http, endpoint_timeout=5, total_timeout=5).probe_service(service(emu.url)))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.05)
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "_endpoint" in repr(t)]
+    assert pending == []
