@@ -6,6 +6,10 @@ from __future__ import annotations
 class ChatopsError(Exception):
     """Base class: ``str(err)`` is safe to show a user (already redacted)."""
 
+    def message(self, lang: str | None) -> str:
+        """The sentence in ``lang``; subclasses that know their catalogue key re-render it."""
+        return str(self)
+
 
 class ConfigError(ChatopsError):
     """A setting or the services file is missing or malformed; startup stops with this line."""

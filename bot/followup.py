@@ -28,7 +28,7 @@ def schedule(rt: Runtime, context: dict[str, Any], respond, name: str, work: Wor
     """
     info: RequestInfo = context["request_info"]
     cid: str = context["correlation_id"]
-    lang: str = context["lang"]
+    channel_lang: str = context["lang"]
 
     async def job() -> None:
         if info.trigger_id and not await _first_delivery(rt, info.trigger_id):
@@ -38,12 +38,14 @@ def schedule(rt: Runtime, context: dict[str, Any], respond, name: str, work: Wor
         try:
             outcome = await work() or "ok"
         except ChatopsError as exc:
-            await _tell(respond, t("common.failed", lang, command=info.name, error=redact(exc)))
+            lang = await rt.user_languages.language(info.user_id, channel_lang)
+            await _tell(respond, t("common.failed", lang, command=info.name, error=redact(exc.message(lang))))
             rt.audit.outcome(cid, "error", str(exc))
             return
         except Exception as exc:
             logger.exception("follow-up failed", extra={"job": name})
             metrics.ERRORS.labels(name).inc()
+            lang = await rt.user_languages.language(info.user_id, channel_lang)
             await _tell(respond, t("common.failed_unexpected", lang, command=info.name))
             rt.audit.outcome(cid, "error", f"{type(exc).__name__}: {exc}")
             return

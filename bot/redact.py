@@ -21,11 +21,14 @@ _DB_URL_NAMES = re.compile(r"(DATABASE|POSTGRES|REDIS|MONGO|MYSQL|AMQP).*URL", r
 
 _SLACK_TOKEN = re.compile(r"\bxox[abprse]-[A-Za-z0-9-]{6,}|\bxapp-[A-Za-z0-9-]{6,}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
-# NAME=value, NAME: value, "NAME": "value" where NAME looks secret.
-_PAIR = re.compile(
-    r"""(?P<name>["']?[A-Za-z_][A-Za-z0-9_.-]*["']?)(?P<sep>\s*[:=]\s*)(?P<q>["']?)(?P<value>[^"'\s,;}&]+)(?P=q)"""
-)
+_URL_PASSWORD = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
+# NAME=value, NAME: value, "NAME": "value". Only NAME and the separator are matched; the value is
+# read only after a secret-looking name, so "crashed: JWT_SECRET=…" still finds the inner pair and the
+# scan stays linear. The lookbehind starts names at token boundaries only (else a long run of letters
+# is rescanned from every position).
+_PAIR = re.compile(r"""(?<![A-Za-z0-9_.-])(?P<name>["']?[A-Za-z_][A-Za-z0-9_.-]*["']?)\s*[:=]\s*""")
+_VALUE = re.compile(r"""(?P<q>["']?)(?P<value>[^"'\s,;}&]+)""")
 
 _known_secrets: set[str] = set()
 
@@ -42,12 +45,19 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(bare) or _DB_URL_NAMES.search(bare))
 
 
-def _mask_pair(match: re.Match[str]) -> str:
-    name = match.group("name")
-    if not is_secret_name(name):
-        return match.group(0)
-    q = match.group("q")
-    return f"{name}{match.group('sep')}{q}{MASK}{q}"
+def _mask_pairs(text: str) -> str:
+    out, last = [], 0
+    for match in _PAIR.finditer(text):
+        if match.end() < last or not is_secret_name(match.group("name")):
+            continue
+        value = _VALUE.match(text, match.end())
+        if value is None:
+            continue
+        out.append(text[last:value.start("value")])
+        out.append(MASK)
+        last = value.end("value")
+    out.append(text[last:])
+    return "".join(out)
 
 
 def redact(text: Any) -> str:
@@ -59,7 +69,7 @@ def redact(text: Any) -> str:
     s = _SLACK_TOKEN.sub(MASK, s)
     s = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", s)
     s = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", s)
-    s = _PAIR.sub(_mask_pair, s)
+    s = _mask_pairs(s)
     return s
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 
 import httpx
@@ -15,9 +18,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ServicesFile
 from bot.jobs import JobPool
+from bot.probe import Prober
+from bot.probe.http import probe_client
+from bot.railway import RailwayClient
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.audit import AuditWriter
+from bot.user_languages import UserLanguages
+
+logger = logging.getLogger(__name__)
 
 
 class RecentTriggers:
@@ -48,7 +57,17 @@ class Runtime:
     slack: AsyncWebClient
     jobs: JobPool
     audit: AuditWriter
+    user_languages: UserLanguages | None = None
+    railway: RailwayClient | None = None
+    prober: Prober | None = None
     recent_triggers: RecentTriggers = field(default_factory=RecentTriggers)
+    tasks: set[asyncio.Task] = field(default_factory=set)
+    # Registered by handlers: run once when serving starts, and every ``periodic_seconds``.
+    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    periodic_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    periodic_seconds: float = 15.0
+    # Extra HTTP routes handlers add to the bot's server: (method, path, aiohttp handler).
+    web_routes: list[tuple[str, str, Callable]] = field(default_factory=list)
     bot_user_id: str | None = None
     team_id: str | None = None
     extras: dict = field(default_factory=dict)
@@ -59,11 +78,47 @@ class Runtime:
             return self.config.i18n.channels[channel_id]
         return self.config.i18n.language
 
+    async def run_hooks(self) -> None:
+        """Run the startup hooks, then the periodic ones forever (as a tracked task)."""
+        for hook in self.startup_hooks:
+            await _guarded(hook)
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.periodic_seconds)
+                for hook in self.periodic_hooks:
+                    await _guarded(hook)
+
+        if self.periodic_hooks:
+            self.spawn("periodic-hooks", loop())
+
+    def spawn(self, name: str, coro: Coroutine) -> asyncio.Task:
+        """Run long work (following a deployment for minutes) outside the bounded pool, tracked."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception():
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
     async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.jobs.stop()
         await self.audit.stop()
         await self.http.aclose()
         await self.store.dispose()
+
+
+async def _guarded(hook: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await hook()
+    except Exception:
+        logger.exception("hook %s failed", getattr(hook, "__name__", hook))
 
 
 def build_slack_client(settings: Settings) -> AsyncWebClient:
@@ -77,22 +132,27 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def build_http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30),
-        timeout=httpx.Timeout(10.0),
-        follow_redirects=False,
-        headers={"User-Agent": "chatops-bot"},
-    )
+    """The process's one outbound HTTP pool (probes, Railway, playbooks): httpx on aiohttp's pool."""
+    return probe_client()
 
 
 def build_runtime(settings: Settings, config: ServicesFile) -> Runtime:
     store = Store(settings.DATABASE_URL)
+    http = build_http_client()
+    slack = build_slack_client(settings)
+    railway = None
+    if settings.RAILWAY_API_TOKEN or settings.RAILWAY_TOKEN:
+        railway = RailwayClient.from_settings(settings, http)
     return Runtime(
         settings=settings,
         config=config,
         store=store,
-        http=build_http_client(),
-        slack=build_slack_client(settings),
+        http=http,
+        slack=slack,
+        user_languages=UserLanguages(slack),
         jobs=JobPool(settings.CHATOPS_WORKERS, settings.CHATOPS_QUEUE_SIZE),
         audit=AuditWriter(store),
+        railway=railway,
+        prober=Prober(http, auth_header=settings.CHATOPS_HEALTH_AUTH,
+                      profile_base=config.path.parent if config.path else None),
     )

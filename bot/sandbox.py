@@ -50,4 +50,5 @@ async def start_bot(settings: Settings, config: ServicesFile, registrars: Iterab
     sock = listening_socket(host)
     await web.SockSite(runner, sock).start()
     port = sock.getsockname()[1]
+    await rt.run_hooks()
     return RunningBot(rt=rt, url=f"http://{host}:{port}", runner=runner)

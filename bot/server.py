@@ -56,6 +56,7 @@ async def run_http(rt: Runtime, registrars: Iterable[Registrar], host: str, port
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    await rt.run_hooks()
     logger.info("listening", extra={"host": host, "port": port})
     try:
         await stop.wait()
@@ -69,6 +70,7 @@ async def run_socket_mode(rt: Runtime, registrars: Iterable[Registrar], stop: as
     bolt = build_bolt_app(rt, registrars)
     handler = AsyncSocketModeHandler(bolt, rt.settings.SLACK_APP_TOKEN)
     await handler.connect_async()
+    await rt.run_hooks()
     try:
         await stop.wait()
     finally:

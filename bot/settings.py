@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     CHATOPS_HEALTH_AUTH: str | None = None
     # Secret path token for Railway deployment webhooks (unsigned by Railway).
     CHATOPS_WEBHOOK_TOKEN: str | None = None
+    # Following a rollback's new deployment: poll interval and bound (seconds).
+    CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
+    CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
     # Work queue behind the acks.
     CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
     CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)

@@ -11,9 +11,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 
-from bot import metrics
+from bot import metrics, signing
 from bot.i18n import t
 from bot.redact import redact
 from bot.runtime import Runtime
@@ -25,7 +24,6 @@ MAX_BODY = 64 * 1024
 
 
 def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
-    verifier = SignatureVerifier(rt.settings.SLACK_SIGNING_SECRET or "")
     app = web.Application(client_max_size=MAX_BODY)
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -33,7 +31,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
         raw = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not rt.settings.SLACK_SIGNING_SECRET or not verifier.is_valid(raw, timestamp, signature):
+        if not signing.is_valid(rt.settings.SLACK_SIGNING_SECRET or "", raw, timestamp, signature):
             metrics.UNAUTHENTICATED.inc()
             logger.warning("rejected request with a missing, wrong or stale signature",
                            extra={"remote": request.remote})
@@ -72,6 +70,8 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     app.router.add_get("/health", liveness)
     app.router.add_get("/ready", readiness)
     app.router.add_get("/metrics", prometheus)
+    for method, path, handler in rt.web_routes:
+        app.router.add_route(method, path, handler)
     return app
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot.config import ServicesFile, parse_services
 from bot.sandbox import RunningBot, start_bot
 from bot.settings import Settings, load_settings
+from bot.store.migrate import upgrade_async
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -68,7 +69,8 @@ def db_url(request) -> str:
 async def slack() -> AsyncIterator:
     from bot.emulators.slack import SlackEmulator
 
-    emu = SlackEmulator(bot_token=BOT_TOKEN)
+    emu = SlackEmulator(bot_token=BOT_TOKEN, usergroups={"S0SRE": ["U0MAY", "U0SAM"]},
+                        users={"U0ESP": {"name": "esp", "locale": "es-ES"}})
     await emu.start()
     yield emu
     await emu.stop()
@@ -88,7 +90,11 @@ def bot_settings(slack_url: str, database_url: str, **extra) -> Settings:
 
 @pytest.fixture
 async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
-    """Start the real bot (runtime, Bolt app, HTTP server) on loopback; stopped after the test."""
+    """Start the real bot (runtime, Bolt app, HTTP server) on loopback; stopped after the test.
+
+    The database is migrated first (as the release step does). A test that passes ``pg_url`` or
+    ``db_url`` names that fixture before ``make_bot`` so the database outlives the bot.
+    """
     from bot.composition import registrars
 
     running: list[RunningBot] = []
@@ -97,6 +103,7 @@ async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
                       **settings_extra) -> RunningBot:
         cfg = parse_services(config) if isinstance(config, str) else config
         settings = bot_settings(slack.url, database_url or sqlite_url, **settings_extra)
+        await upgrade_async(settings.DATABASE_URL)
         bot = await start_bot(settings, cfg, registrars())
         running.append(bot)
         return bot
@@ -118,3 +125,19 @@ async def eventually(predicate: Callable, timeout: float = 5.0, interval: float 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def rollback_env() -> AsyncIterator:
+    """The Railway emulator (demo world, fast stages) and the target emulator, started."""
+    from bot.emulators.railway import RailwayEmulator
+    from bot.emulators.target import TargetEmulator
+    from tests.rollback_env import RollbackEnv
+
+    railway = RailwayEmulator(stage_seconds=0.05)
+    target = TargetEmulator(git_sha="4f2c9e1")
+    await railway.start()
+    await target.start()
+    yield RollbackEnv(railway, target)
+    await target.stop()
+    await railway.stop()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -129,18 +129,30 @@ class AuditWriter:
             self._idle.set()
 
     async def _write(self, batch: list[tuple]) -> None:
-        async with self._store.session() as session:
-            for item in batch:
-                if item[0] == "insert":
-                    fields = dict(item[1])
-                    fields["arguments"] = redact(fields.get("arguments", ""))[:_MAX_ARGUMENTS]
-                    fields.setdefault("outcome", "received")
-                    fields.setdefault("detail", "")
-                    session.add(AuditEntry(at=fields.pop("at", utcnow()), **fields))
-                    await session.flush()
+        """One multi-row INSERT for the batch; outcomes of rows in the same batch are merged in first."""
+        rows: list[dict] = []
+        by_cid: dict[str, dict] = {}
+        updates: list[tuple[str, str, str]] = []
+        for item in batch:
+            if item[0] == "insert":
+                fields = dict(item[1])
+                row = {"at": fields.pop("at", None) or utcnow(), "outcome": "received", "detail": "",
+                       "team_id": None, "user_id": None, "channel_id": None, "correlation_id": None,
+                       "trigger_id": None, "subject": None, **fields}
+                row["arguments"] = redact(row.get("arguments", ""))[:_MAX_ARGUMENTS]
+                row["detail"] = redact(row["detail"])[:4000]
+                rows.append(row)
+                if row["correlation_id"]:
+                    by_cid[row["correlation_id"]] = row
+            else:
+                _, cid, outcome, detail = item
+                if cid in by_cid:
+                    by_cid[cid].update(outcome=outcome[:64], detail=redact(detail)[:4000])
                 else:
-                    _, cid, outcome, detail = item
-                    await session.execute(
-                        update(AuditEntry).where(AuditEntry.correlation_id == cid)
-                        .values(outcome=outcome[:64], detail=redact(detail)[:4000])
-                    )
+                    updates.append((cid, outcome[:64], redact(detail)[:4000]))
+        async with self._store.session() as session:
+            if rows:
+                await session.execute(insert(AuditEntry), rows)
+            for cid, outcome, detail in updates:
+                await session.execute(update(AuditEntry).where(AuditEntry.correlation_id == cid)
+                                      .values(outcome=outcome, detail=detail))

@@ -19,10 +19,11 @@ class Store:
         url, connect_args = database_url_for_sqlalchemy(database_url)
         self.is_sqlite = url.startswith("sqlite")
         self.url = url
-        kwargs: dict = {"connect_args": dict(connect_args), "pool_pre_ping": True}
+        kwargs: dict = {"connect_args": dict(connect_args)}
         if self.is_sqlite:
             kwargs["connect_args"]["timeout"] = 30
         else:
+            kwargs["pool_pre_ping"] = True  # a replaced or restarted PostgreSQL drops pooled connections
             kwargs["connect_args"].setdefault("timeout", ping_timeout)
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 10

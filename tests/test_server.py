@@ -1,0 +1,200 @@
+"""The foundation through the real HTTP path: signatures, acks, audit, readiness, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from bot import metrics
+from bot.log import setup_logging
+from bot.store import audit
+from tests.conftest import SIGNING_SECRET, eventually
+from tests.tcp_proxy import TcpProxy
+
+SERVICES = """
+[[services]]
+name = "backend"
+url = "http://127.0.0.1:9"
+"""
+
+
+def _counter(counter) -> float:
+    return counter._value.get()
+
+
+async def _post(bot, req) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.post(bot.slack_url, content=req.body, headers=req.headers)
+
+
+async def _audit_rows(bot):
+    await bot.rt.audit.flush()
+    return await audit.entries(bot.rt.store)
+
+
+async def test_valid_signature_is_acknowledged_fast_and_audited(db_url, make_bot, slack, signer):
+    bot = await make_bot(SERVICES, database_url=db_url)
+    req = signer.slash_command("/health", "nosuchservice", user_id="U1", channel_id="C1",
+                               response_url=slack.response_url())
+    started = time.perf_counter()
+    resp = await _post(bot, req)
+    elapsed = time.perf_counter() - started
+    assert resp.status_code == 200
+    assert elapsed < 3.0
+    assert "nosuchservice" in resp.json()["text"] and "backend" in resp.json()["text"]
+    rows = await _audit_rows(bot)
+    assert [(r.kind, r.name, r.user_id, r.channel_id, r.arguments) for r in rows] == [
+        ("command", "/health", "U1", "C1", "nosuchservice")]
+    assert rows[0].outcome == "usage"
+
+
+@pytest.mark.parametrize("case", ["bad_secret", "stale", "missing", "future"])
+async def test_bad_signatures_get_401_and_leave_no_row(make_bot, slack, signer, case):
+    from bot.emulators.signer import SlackRequestSigner
+
+    bot = await make_bot(SERVICES)
+    before = _counter(metrics.UNAUTHENTICATED)
+    if case == "bad_secret":
+        req = SlackRequestSigner("not-the-secret").slash_command("/health", "", user_id="U1",
+                                                                 response_url=slack.response_url())
+        headers = req.headers
+    else:
+        req = signer.slash_command("/health", "", user_id="U1", response_url=slack.response_url())
+        headers = dict(req.headers)
+        if case == "missing":
+            headers.pop("X-Slack-Signature")
+        else:
+            shift = -301 if case == "stale" else 301
+            headers = signer.sign(req.body, timestamp=int(time.time()) + shift)
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(bot.slack_url, content=req.body, headers=headers)
+    assert resp.status_code == 401
+    assert _counter(metrics.UNAUTHENTICATED) == before + 1
+    assert await _audit_rows(bot) == []
+    assert slack.responses == []
+
+
+async def test_replayed_request_runs_once(make_bot, slack, signer):
+    bot = await make_bot(SERVICES)
+    req = signer.slash_command("/health", "backend", user_id="U1", response_url=slack.response_url())
+    first = await _post(bot, req)
+    second = await _post(bot, req)
+    assert first.status_code == second.status_code == 200
+    assert "already handled" in second.json()["text"]
+    rows = await eventually(lambda: _finished(bot, 2))
+    assert sorted(r.outcome for r in rows) == ["ok", "replay"]
+    await bot.rt.jobs.join()
+    in_channel = [r for r in slack.responses if r.payload.get("response_type") == "in_channel"]
+    assert len(in_channel) == 1
+
+
+async def _finished(bot, count):
+    rows = await _audit_rows(bot)
+    done = [r for r in rows if r.outcome != "received"]
+    return rows if len(done) >= count else None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"command=%2Fhealth&text=\xff\xfe", "application/x-www-form-urlencoded", "UTF-8"),
+        (b'{"command": "/health"}', "application/json", "neither"),
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded", "JSON"),
+        (b"hello=world", "application/x-www-form-urlencoded", "neither"),
+    ],
+    ids=["invalid-utf8", "json-body", "payload-not-json", "form-without-command"],
+)
+async def test_malformed_signed_bodies_get_a_clear_400(make_bot, signer, body, content_type, expected):
+    bot = await make_bot(SERVICES)
+    headers = signer.sign(body)
+    headers["Content-Type"] = content_type
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(bot.slack_url, content=body, headers=headers)
+    assert resp.status_code == 400
+    assert expected in resp.json()["error"]
+    rows = await _audit_rows(bot)
+    assert [(r.kind, r.outcome) for r in rows] == [("invalid", "rejected")]
+
+
+async def test_unknown_command_and_overlong_text(make_bot, slack, signer):
+    bot = await make_bot(SERVICES)
+    resp = await _post(bot, signer.slash_command("/frobnicate", "x", user_id="U1",
+                                                 response_url=slack.response_url()))
+    assert resp.status_code == 200 and "/frobnicate" in resp.json()["text"]
+    resp = await _post(bot, signer.slash_command("/health", "a" * 10_000, user_id="U1",
+                                                 response_url=slack.response_url()))
+    assert resp.status_code == 200 and "too long" in resp.json()["text"]
+    rows = await eventually(lambda: _finished(bot, 2))
+    assert {r.outcome for r in rows} == {"unhandled", "usage"}
+
+
+async def test_unknown_action_answers_on_the_response_url(make_bot, slack, signer):
+    bot = await make_bot(SERVICES)
+    url = slack.response_url(kind="actions")
+    req = signer.block_actions("no.such.action", "v", user_id="U1", channel_id="C1", message_ts="1.0",
+                               response_url=url)
+    resp = await _post(bot, req)
+    assert resp.status_code == 200
+    posted = await slack.wait_for(lambda: slack.responses or None)
+    assert "no longer handled" in json.dumps([r.payload for r in posted])
+
+
+async def test_ready_follows_the_database(pg_url, make_bot):
+    parts = urlsplit(pg_url)
+    proxy = TcpProxy(parts.hostname, parts.port or 5432)
+    port = await proxy.start()
+    proxied = pg_url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{port}")
+    bot = await make_bot(SERVICES, database_url=proxied)
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.get(bot.url + "/ready")).status_code == 200
+        assert (await http.get(bot.url + "/health")).status_code == 200
+        await proxy.cut()
+        resp = await http.get(bot.url + "/ready")
+        assert resp.status_code == 503
+        assert resp.json()["reason"] == "database unreachable"
+        assert "postgres@" not in resp.text or "[redacted]" in resp.text
+        assert (await http.get(bot.url + "/health")).status_code == 200
+        await proxy.restore()
+        assert (await eventually(lambda: _ready(http, bot.url), timeout=10)) == 200
+    await proxy.cut()
+    await proxy.restore()
+
+
+async def _ready(http, url):
+    resp = await http.get(url + "/ready")
+    return resp.status_code if resp.status_code == 200 else None
+
+
+async def test_metrics_expose_acks_and_unauthenticated(make_bot, slack, signer):
+    bot = await make_bot(SERVICES)
+    await _post(bot, signer.slash_command("/health", "x", user_id="U1", response_url=slack.response_url()))
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(bot.url + "/metrics")).text
+    assert 'chatops_requests_total{kind="command",name="/health"}' in text
+    assert "chatops_ack_seconds_bucket" in text
+    assert "chatops_unauthenticated_requests_total" in text
+
+
+async def test_no_secret_reaches_the_logs(make_bot, slack, signer):
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream=stream)
+    try:
+        bot = await make_bot(SERVICES)
+        secret_text = "backend xoxb-1111-2222-abcdefabcdef postgres://u:hunter2@db/x"
+        await _post(bot, signer.slash_command("/health", secret_text, user_id="U1",
+                                              response_url=slack.response_url()))
+        await eventually(lambda: _finished(bot, 1))
+        rows = await _audit_rows(bot)
+    finally:
+        logging.getLogger().handlers.clear()
+    logged = stream.getvalue()
+    assert "request" in logged
+    for secret in ("xoxb-1111-2222-abcdefabcdef", "hunter2", SIGNING_SECRET, "xoxb-emulator-token"):
+        assert secret not in logged
+        assert all(secret not in r.arguments for r in rows)
