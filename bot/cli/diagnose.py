@@ -1,0 +1,74 @@
+"""``chatops diagnose <name|all> <service> [--json] [--lang es|en] [--timeout S]``.
+
+Runs the playbooks against one configured service and prints the findings (text, or JSON with
+``--json``). Without a Railway token the Railway-based evidence is reported as not checked.
+Exit codes: 0 when every finding is ok, 1 when any is a problem or unknown, 2 for a usage or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from bot.config import load_services
+from bot.errors import ChatopsError, ConfigError
+from bot.i18n import normalise_language, t
+from bot.railway import RailwayClient
+from bot.redact import redact
+from bot.render.diagnose import diagnose_text
+from bot.runtime import build_http_client
+from bot.settings import load_settings
+from playbooks import ALL, PlaybookContext, findings_to_json, playbook_names, run_playbooks
+from playbooks.registry import DEFAULT_TIMEOUT
+
+MAX_TIMEOUT = 120.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    lang = normalise_language(os.environ.get("CHATOPS_LANGUAGE"))
+    names = ", ".join(playbook_names())
+    p = sub.add_parser("diagnose", help=t("diagnose.cli.help", lang))
+    p.add_argument("name", help=t("diagnose.cli.name_help", lang, names=names))
+    p.add_argument("service", help=t("diagnose.cli.service_help", lang))
+    p.add_argument("--json", action="store_true", help=t("diagnose.cli.json_help", lang))
+    p.add_argument("--lang", choices=["en", "es"], help=t("diagnose.cli.lang_help", lang))
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=t("diagnose.cli.timeout_help", lang, default=f"{DEFAULT_TIMEOUT:g}"))
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+        lang = normalise_language(args.lang or ("en" if args.json else settings.CHATOPS_LANGUAGE))
+        if args.name != ALL and args.name not in playbook_names():
+            raise ConfigError(t("diagnose.cli.unknown_playbook", lang, name=args.name,
+                                names=", ".join(playbook_names())))
+        if not 0 < args.timeout <= MAX_TIMEOUT:
+            raise ConfigError(t("diagnose.cli.timeout_range", lang, max=f"{MAX_TIMEOUT:g}"))
+        services = load_services(settings.CHATOPS_CONFIG, required=True)
+        if not services.services:
+            raise ConfigError(t("diagnose.cli.no_services", lang, path=settings.CHATOPS_CONFIG))
+        service = services.service(args.service)
+        if service is None:
+            raise ConfigError(t("diagnose.cli.unknown_service", lang, name=args.service,
+                                known=", ".join(services.service_names)))
+        async with build_http_client() as http:
+            railway = None
+            if settings.RAILWAY_API_TOKEN or settings.RAILWAY_TOKEN:
+                railway = RailwayClient.from_settings(settings, http, timeout=min(args.timeout, 15.0))
+            ctx = PlaybookContext(service=service, services=services, http=http, railway=railway, lang=lang,
+                                  http_timeout=min(5.0, args.timeout), db_timeout=min(4.0, args.timeout))
+            findings = await run_playbooks(args.name, ctx, timeout=args.timeout)
+    except ChatopsError as exc:
+        print(f"chatops: {redact(exc)}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(findings_to_json(findings), ensure_ascii=False))
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        print(diagnose_text(service.name, findings, lang, color=color), end="")
+    return 0 if all(f.verdict == "ok" for f in findings) else 1

@@ -1,0 +1,121 @@
+"""The playbook registry and runner: discovery, concurrency, time bounds and failure isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.config import parse_services
+from playbooks import ALL, get_playbook, playbook_names, playbooks_for_symptom, run_playbooks
+from playbooks.base import Evidence, Finding, Playbook, PlaybookContext
+from playbooks.registry import run_one, select
+from tests.playbook_env import environment
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[PlaybookContext]:
+    services = parse_services('[[services]]\nname = "backend"\nurl = "http://127.0.0.1:9"\n')
+    async with httpx.AsyncClient() as http:
+        yield PlaybookContext(service=services.service("backend"), services=services, http=http)
+
+
+def _sleeper(name: str, seconds: float) -> Playbook:
+    async def run(ctx: PlaybookContext) -> Finding:
+        await asyncio.sleep(seconds)
+        return Finding(name, "ok", "fine", (Evidence("slept", f"{seconds}s", True),))
+
+    return Playbook(name, (), (), run)
+
+
+def test_every_module_with_a_playbook_is_registered_in_order() -> None:
+    assert playbook_names() == ["db", "cors", "jwt", "memory"]
+    assert get_playbook("cors").name == "cors" and get_playbook("nope") is None
+    assert [p.name for p in select(ALL)] == playbook_names()
+    with pytest.raises(KeyError):
+        select(["db", "nope"])
+
+
+def test_symptoms_point_to_playbooks() -> None:
+    assert [p.name for p in playbooks_for_symptom("ready_failing")] == ["db"]
+    assert [p.name for p in playbooks_for_symptom("db_down_at_boot")] == ["db"]
+    assert [p.name for p in playbooks_for_symptom("cors_rejected")] == ["cors"]
+    assert [p.name for p in playbooks_for_symptom("overload")] == ["memory"]
+    assert [p.name for p in playbooks_for_symptom("JWT")] == ["jwt"]
+    assert playbooks_for_symptom("weather") == []
+
+
+async def test_playbooks_run_concurrently(ctx: PlaybookContext) -> None:
+    start = time.perf_counter()
+    findings = await run_playbooks([_sleeper("a", 0.3), _sleeper("b", 0.3), _sleeper("c", 0.3)], ctx, timeout=2)
+    elapsed = time.perf_counter() - start
+    assert [f.playbook for f in findings] == ["a", "b", "c"]
+    assert all(f.verdict == "ok" for f in findings)
+    assert elapsed < 0.6, elapsed  # the sum would be 0.9 s
+    assert all(f.elapsed_ms >= 290 for f in findings)
+
+
+async def test_a_failing_or_hanging_playbook_never_breaks_the_others(ctx: PlaybookContext) -> None:
+    async def boom(ctx: PlaybookContext) -> Finding:
+        raise RuntimeError("cannot parse postgresql://admin:hunter2-secret@db:5432/x")
+
+    async def hang(ctx: PlaybookContext) -> Finding:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    start = time.perf_counter()
+    findings = await run_playbooks([Playbook("boom", (), (), boom), _sleeper("fine", 0.1),
+                                    Playbook("hang", (), (), hang)], ctx, timeout=0.4)
+    elapsed = time.perf_counter() - start
+    by_name = {f.playbook: f for f in findings}
+    assert by_name["fine"].verdict == "ok"
+    assert by_name["boom"].verdict == "unknown"
+    assert "RuntimeError: cannot parse" in by_name["boom"].cause and "hunter2-secret" not in by_name["boom"].cause
+    assert by_name["hang"].verdict == "unknown"
+    assert "did not finish within" in by_name["hang"].cause
+    assert by_name["hang"].remediation
+    assert elapsed < 1.0
+
+
+async def test_unknown_findings_are_in_the_context_language(ctx: PlaybookContext) -> None:
+    async def hang(ctx: PlaybookContext) -> Finding:
+        await asyncio.sleep(10)
+        raise AssertionError("unreachable")
+
+    ctx.lang = "es"
+    finding = await run_one(Playbook("hang", (), (), hang), ctx, timeout=0.1)
+    assert finding.verdict == "unknown" and finding.cause.startswith("El playbook no terminó")
+
+
+async def test_shared_evidence_survives_a_waiter_that_times_out(ctx: PlaybookContext) -> None:
+    calls = 0
+
+    async def slow_source() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        return "value"
+
+    async def impatient() -> None:
+        async with asyncio.timeout(0.05):
+            await ctx.shared("k", slow_source)
+
+    with pytest.raises(TimeoutError):
+        await impatient()
+    assert await ctx.shared("k", slow_source) == "value"
+    assert calls == 1
+    await ctx.cancel_pending()
+
+
+async def test_all_real_playbooks_run_concurrently_against_a_slow_railway() -> None:
+    async with environment() as env:
+        env.railway.inject("slow", count=None, delay=0.15)
+        start = time.perf_counter()
+        findings = await run_playbooks(ALL, env.context(db_timeout=0.3), timeout=10)
+        elapsed = time.perf_counter() - start
+    assert [f.playbook for f in findings] == ["db", "cors", "jwt", "memory"]
+    assert all(f.verdict == "ok" for f in findings), [(f.playbook, f.cause) for f in findings if f.verdict != "ok"]
+    assert elapsed < 0.7 * sum(f.elapsed_ms for f in findings) / 1000, (elapsed, [f.elapsed_ms for f in findings])
