@@ -12,3 +12,5 @@ class ActionId(StrEnum):
     ROLLBACK_REJECT = "rollback.reject"
     ROLLBACK_REQUEST = "rollback.request"
     INCIDENT_RESOLVE = "incident.resolve"
+    PLAYBOOK_ACTION = "playbook.action"
+    INCIDENT_ROLLBACK = "incident.rollback"
