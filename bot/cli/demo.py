@@ -1,0 +1,25 @@
+"""``chatops demo``: the bot at work against local Slack, Railway and target emulators."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.demo import run_demo
+from bot.i18n import normalise_language
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="play a scripted incident through the real bot against local emulators")
+    p.add_argument("--transcript", type=Path, default=Path("demo-transcript.html"),
+                   help="where to write the HTML transcript (default demo-transcript.html)")
+    p.add_argument("--lang", choices=["en", "es"], help="language of the workspace and the terminal output")
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    import os
+
+    lang = args.lang or normalise_language(os.environ.get("CHATOPS_LANGUAGE") or os.environ.get("LANG"))
+    return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty())
