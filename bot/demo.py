@@ -190,7 +190,7 @@ async def run_demo(*, lang: str, transcript: Path, color: bool) -> int:
         tr.add(Entry("demo", "note", t("demo.step.healthy", lang)))
         await say("U0ANA", "/health", "backend")
     elapsed = time.monotonic() - started
-    transcript.write_text(render_document("transcript.html.j2", lang, entries=tr.entries,
-                                          blocks_to_text=blocks_to_text), encoding="utf-8")
+    html = render_document("transcript.html.j2", lang, entries=tr.entries, blocks_to_text=blocks_to_text)
+    await asyncio.to_thread(transcript.write_text, html, encoding="utf-8")
     print(t("demo.done", lang, seconds=elapsed, path=str(transcript)))
     return 0

@@ -12,15 +12,9 @@ from bot.errors import ConfigError
 
 
 def _verbs() -> list:
-    from bot.cli import demo, migrate, serve
+    from bot.cli import demo, diagnose, doctor, health, migrate, railway, serve
 
-    verbs = [serve, migrate, demo]
-    for optional in ("health", "railway", "diagnose"):
-        try:
-            verbs.append(__import__(f"bot.cli.{optional}", fromlist=["register"]))
-        except ModuleNotFoundError:
-            continue
-    return verbs
+    return [serve, migrate, health, diagnose, railway, doctor, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,12 +37,15 @@ from aiohttp import web
 from bot.emulators.slack_workspace import ApiError, SlackWorkspace
 from bot.i18n import t
 from bot.redact import redact
+from bot.slack_scopes import REQUIRED_SCOPES
 
 T = TypeVar("T")
 
 DEFAULT_BOT_TOKEN = "xoxb-emulator-token"
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60
+# Slack reports the granted scopes in X-OAuth-Scopes; by default the emulated bot has all it needs.
+DEFAULT_SCOPES = tuple(REQUIRED_SCOPES)
 RESPONSE_KINDS = ("commands", "actions")
 
 
@@ -93,12 +96,13 @@ class SlackEmulator:
                  bot_user_id: str = "U0BOT", users: Mapping[str, Mapping[str, Any]] | None = None,
                  usergroups: Mapping[str, list[str]] | None = None, allow_channel_create: bool = True,
                  channels: Mapping[str, str] | None = None, strict: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> None:
         """``users``: {user_id: {name, real_name, locale, tz, …}}; ``usergroups``: {group_id: [user_id]}
         (their members become users too); ``channels``: {channel_id: name}, default {C0GENERAL: general}.
         Unless ``strict``, any channel- or user-shaped ID also exists (see ``SlackWorkspace``)."""
         self.bot_token = bot_token
         self.team_id = team_id
+        self.scopes = tuple(scopes)
         self.workspace = SlackWorkspace(team_id=team_id, bot_user_id=bot_user_id, users=users,
                                         usergroups=usergroups, channels=channels, strict=strict,
                                         allow_channel_create=allow_channel_create, clock=clock)
@@ -237,6 +241,8 @@ class SlackEmulator:
         call = ApiCall(method, token, params, self._clock(), request.method)
         self.calls.append(call)
         status, body, headers = self._answer(method, token, params)
+        if token == self.bot_token:
+            headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
         call.status, call.response = status, body
         return web.json_response(body, status=status, headers=headers)
 
