@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -21,24 +20,16 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-import httpx
 from results import write_section
 
 from bot.emulators.signer import SlackRequestSigner
 from bot.emulators.slack import SlackEmulator
 from bot.emulators.target import TargetEmulator
-from bot.sandbox import listening_socket
+from bot.sandbox import migrate_with_cli, start_server_process
 
 SECRET = "bench-signing-secret-0123456789"
 TOKEN = "xoxb-bench-token"
 ADMIN_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    sock = listening_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -48,40 +39,17 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if (await http.get(url + "/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not become ready")
-
-
 async def run_case(name: str, database_url: str, slack: SlackEmulator, target_url: str, requests: int,
                    concurrency: int, text: str = "backend") -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
     config = workdir / "chatops.toml"
     config.write_text(f'[[services]]\nname = "backend"\nurl = "{target_url}"\nprofile = "ivan-reseller-web"\n')
-    port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url,
            "DATABASE_URL": database_url, "CHATOPS_CONFIG": str(config), "LOG_LEVEL": "WARNING"}
-    chatops = str(Path(sys.executable).with_name("chatops"))
-    migrate = await asyncio.create_subprocess_exec(chatops, "migrate", env=env, cwd=workdir,
-                                                   stdout=asyncio.subprocess.DEVNULL)
-    if await migrate.wait() != 0:
-        raise RuntimeError("chatops migrate failed")
-    proc = await asyncio.create_subprocess_exec(chatops, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                                env=env, cwd=workdir, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    await migrate_with_cli(env, workdir)
+    server = await start_server_process(env, workdir)
+    url = server.url
     try:
-        await wait_ready(url, proc)
         signer = SlackRequestSigner(SECRET)
         before = len(slack.responses)
         latencies: list[float] = []
@@ -118,13 +86,9 @@ async def run_case(name: str, database_url: str, slack: SlackEmulator, target_ur
         latencies.sort()
         return {"name": name, "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
                 "max": latencies[-1], "errors": errors, "requests": requests, "burst_s": burst_s,
-                "followups": followups, "followup_s": followup_s, "rss_mb": peak_rss_mb(proc.pid)}
+                "followups": followups, "followup_s": followup_s, "rss_mb": peak_rss_mb(server.proc.pid)}
     finally:
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
+        await server.stop()
 
 
 async def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import timedelta
 
 import httpx
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import update
 
 from bot.ids import ActionId
+from bot.sandbox import migrate_with_cli, start_server_process
 from bot.store import actions, audit
 from bot.store.models import ActionRequest, utcnow
-from tests.conftest import BOT_TOKEN, eventually
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, eventually
 from tests.rollback_env import CURRENT, DEFAULT_TARGET, FAILED, POSTGRES_DEPLOYMENT, RAILWAY_TOKEN
 
 CHANNEL = "C0OPS"
@@ -134,19 +136,28 @@ async def test_twenty_concurrent_approvals_reach_railway_once(db_url, make_bot, 
     assert _ephemerals(slack).count("already") >= 19 - 1  # every loser is told (replayed ones excepted)
 
 
-async def test_two_bot_processes_on_postgres_run_the_rollback_once(pg_url, make_bot, slack, signer, rollback_env):
-    config = rollback_env.config(approvers='["U0LEO", "U0MAY", "U0SAM", "U0KIM"]')
-    first = await make_bot(config, database_url=pg_url, **rollback_env.settings())
-    second = await make_bot(config, database_url=pg_url, **rollback_env.settings())
-    message = await _request(first, slack, signer)
-    clicks = [(first if i % 2 else second,
-               _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, ["U0LEO", "U0MAY", "U0SAM", "U0KIM"][i % 4]))
-              for i in range(20)]
-    await asyncio.gather(*(_post(bot.slack_url, c) for bot, c in clicks))
-    done = await eventually(lambda: _finished(first, _request_id(message)), timeout=20)
-    assert done.status == actions.SUCCEEDED
-    await asyncio.sleep(0.5)
-    assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+async def test_two_bot_processes_on_postgres_run_the_rollback_once(pg_url, slack, signer, rollback_env, tmp_path):
+    """Two `chatops serve` processes (replicas) share the database; clicks land on both."""
+    approvers = ["U0LEO", "U0MAY", "U0SAM", "U0KIM"]
+    config = tmp_path / "chatops.toml"
+    config.write_text(rollback_env.config(approvers=json.dumps(approvers)))
+    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": slack.api_url, "DATABASE_URL": pg_url, "CHATOPS_CONFIG": str(config),
+           **{k: str(v) for k, v in rollback_env.settings().items()}}
+    await migrate_with_cli(env, tmp_path)
+    replicas = [await start_server_process(env, tmp_path), await start_server_process(env, tmp_path)]
+    try:
+        message = await _request(replicas[0], slack, signer)
+        clicks = [(replicas[i % 2], _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, approvers[i % 4]))
+                  for i in range(20)]
+        answers = await asyncio.gather(*(_post(replica.slack_url, c) for replica, c in clicks))
+        assert all(a.status_code == 200 for a in answers)
+        await eventually(lambda: _shows(slack, message, "Rolled back and healthy"), timeout=30)
+        await asyncio.sleep(0.5)
+        assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+    finally:
+        for replica in replicas:
+            await replica.stop()
 
 
 async def test_expired_requests_refuse_clicks_and_say_so(make_bot, slack, signer, rollback_env):
