@@ -10,13 +10,39 @@ from bot.settings import Settings
 
 
 def registrars() -> list[Registrar]:
-    from handlers import diagnose, health, rollback
+    from handlers import diagnose, health, incident, rollback
 
-    return [health.register, rollback.register, diagnose.register]
+    return [health.register, rollback.register, diagnose.register, _install_incidents, incident.register]
 
 
 def background_jobs() -> list:
-    return []
+    from bot.watchers import release_on_stop
+
+    return [release_on_stop]
+
+
+def _install_incidents(app, rt: Runtime) -> None:
+    """Incidents, the monitor and the deploy watch, with the playbooks as their evidence runner."""
+    from bot.watchers import install
+
+    install(rt, playbook_runner=_playbook_runner(rt))
+
+
+def _playbook_runner(rt: Runtime):
+    async def run(service_name: str, symptom: str | None, lang: str) -> list:
+        """The playbooks for the symptom (every playbook when none answers to it)."""
+        from playbooks.base import PlaybookContext
+        from playbooks.registry import ALL, playbooks_for_symptom, run_playbooks
+
+        service = rt.config.service(service_name)
+        if service is None:
+            return []
+        chosen = [p.name for p in playbooks_for_symptom(symptom)] if symptom else []
+        ctx = PlaybookContext(service=service, services=rt.config, http=rt.http, railway=rt.railway, lang=lang,
+                              store=rt.store)
+        return await run_playbooks(chosen or ALL, ctx)
+
+    return run
 
 
 def make_runtime(settings: Settings) -> Runtime:

@@ -1,0 +1,494 @@
+"""Incidents → Slack messages (the live summary, transitions, the final summary) and the postmortem draft.
+
+The live summary follows incident-summaries.md §(a)/(e): header, freshness line, short facts as
+fields, then impact, health, findings, actions (newest first), next steps, exit criteria, the last
+deployment and its buttons. It stays far below Slack's limits (about 15 blocks; every text clipped to
+its limit) in both languages; the timeline itself never goes in the card. The final summary and the
+postmortem are whole templates (``bot/templates/<lang>/``) fed with prepared, redacted values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.i18n import format_duration, plain_date, render_document, slack_escape, t
+from bot.ids import ActionId
+from bot.incident_policy import WatchSettings, clean, durations, next_update_by
+from bot.render.health import SERVICE_EMOJI, reason_text
+from bot.store.incidents import Incident
+from bot.store.models import ActionRequest, Event
+
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_HEADER = 150
+MAX_BUTTON = 75
+MAX_TEXT = 3900
+MAX_BLOCKS = 50
+LIST_LIMIT = 5  # bullets per section in the live card; older ones stay in the timeline
+STATUS_EMOJI = {"investigating": "🔴", "mitigated": "🟡", "resolved": "✅"}
+FINDING_EMOJI = {"problem": "❌", "ok": "✅", "unknown": "❔"}
+# Timeline kinds that are things done (by people or the bot), as opposed to observations.
+ACTION_KINDS = frozenset({"declared", "playbooks", "rollback_requested", "rollback_approved", "rollback_finished",
+                          "rollback_failed", "mitigated", "relapsed", "resolution_proposed", "acknowledged",
+                          "resolved"})
+INCIDENT_REASONS = frozenset({"pressure", "deploy_crashed", "deploy_failed", "deploy_unverified", "manual"})
+_REASON_VARS = ("deployment", "detail", "title", "metric", "percent", "threshold", "serving")
+TRIGGER_WINDOW = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """Everything a renderer needs about one incident, read by the domain; no I/O happens here."""
+
+    incident: Incident
+    events: list[Event]
+    now: datetime
+    settings: WatchSettings
+    rollback_request: ActionRequest | None = None
+    names: dict[str, str] = field(default_factory=dict)  # user id → display name (for the postmortem)
+    channel_name: str | None = None
+    playbooks_running: bool = False
+
+    @property
+    def lang(self) -> str:
+        return self.incident.lang
+
+
+# ---- small helpers -------------------------------------------------------------------------------------
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(x, MAX_SECTION)} for x in texts[:10]]}
+
+
+def _button(text: str, action_id: str, value: str, *, style: str | None = None,
+            confirm: dict | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                              "text": {"type": "plain_text", "text": _clip(text, MAX_BUTTON), "emoji": True}}
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = confirm
+    return button
+
+
+def _duration(seconds: float | None, lang: str) -> str:
+    return t("incident.na", lang) if seconds is None else format_duration(seconds, lang)
+
+
+def _parse(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+class _Facts:
+    """A stored probe in the shape ``bot.render.health.reason_text`` reads."""
+
+    def __init__(self, reason: str, args: dict, n: int) -> None:
+        self.reason = reason
+        self.reason_args = args
+        self.endpoints = [None] * int(n or 0)
+
+
+def reason_line(reason: str, args: dict, n: int, lang: str, *, slack: bool = True) -> str:
+    """One sentence for a reason code: the incident's own (deploys, metrics) or a health reason."""
+    if reason in INCIDENT_REASONS:
+        values = dict.fromkeys(_REASON_VARS, "") | dict(args)
+        if slack:  # ``detail`` comes from the catalogue (the verification's reason): already escaped
+            values = {k: slack_escape(v) if isinstance(v, str) and k != "detail" else v for k, v in values.items()}
+        return t(f"incident.reason.{reason}", lang, **values)
+    try:
+        return reason_text(_Facts(reason, dict(args), n), lang, slack=slack)  # type: ignore[arg-type]
+    except Exception:  # a reason this version does not know, or arguments it does not expect
+        return reason
+
+
+def _who(actor: str | None, lang: str, names: dict[str, str] | None = None, *, slack: bool = True) -> str:
+    if not actor:
+        return t("incident.bot", lang)
+    if names is not None and not slack:
+        return names.get(actor, actor)
+    return f"<@{actor}>" if slack and actor[:1] in ("U", "W") else actor
+
+
+def event_text(event: Event, lang: str, *, slack: bool = True) -> str:
+    """What happened, in words (user text escaped for Slack when ``slack``)."""
+    data = dict(event.data or {})
+    if event.kind == "probe":
+        data["verdict"] = t(f"health.verdict.{data.get('verdict', 'down')}", lang)
+        data["reason"] = reason_line(data.get("reason", ""), data.get("args", {}), data.get("n", 0), lang,
+                                     slack=slack)
+    if event.kind in ("signal", "declared") and "reason" in data:
+        data["what"] = reason_line(data["reason"], data.get("args", {}), data.get("n", 0), lang, slack=slack)
+    if event.kind == "declared":
+        data["source"] = t(f"incident.source.{data.get('source', 'manual')}", lang)
+        data["severity"] = t(f"incident.severity.{data.get('severity', 'sev2')}", lang)
+    for key in ("text", "title", "cause", "detail", "why", "error"):
+        if isinstance(data.get(key), str):
+            data[key] = slack_escape(clean(data[key], 500)) if slack else clean(data[key], 500)
+    try:
+        return t(f"incident.event.{event.kind}", lang, **data)
+    except Exception:
+        return event.kind
+
+
+def _moments(inc: Incident) -> dict[str, datetime | None]:
+    return {"impact_started": inc.impact_started_at, "detected": inc.detected_at, "declared": inc.declared_at,
+            "acknowledged": inc.acknowledged_at, "mitigated": inc.mitigated_at,
+            "impact_ended": inc.impact_ended_at, "resolved": inc.resolved_at}
+
+
+def _header(inc: Incident, lang: str) -> str:
+    return _clip(t("incident.summary.header", lang, emoji=STATUS_EMOJI.get(inc.status, "🔄"), ref=inc.ref,
+                   severity=t(f"incident.severity.{inc.severity}", lang), service=inc.service,
+                   title=clean(inc.title, 200)), MAX_HEADER)
+
+
+def _impact(inc: Incident, lang: str, *, slack: bool = True) -> str:
+    facts = inc.impact or {}
+    return reason_line(facts.get("reason", "manual"), facts.get("args", {}) | {"title": clean(inc.title, 200)},
+                       facts.get("n", 0), lang, slack=slack)
+
+
+# ---- the live summary ----------------------------------------------------------------------------------
+
+
+def summary_message(view: IncidentView) -> tuple[str, list[dict]]:
+    inc, lang = view.incident, view.lang
+    last = max(view.events, key=lambda e: (e.at, e.id), default=None)
+    updated = inc.updated_at
+    status = t(f"incident.status.{inc.status}", lang)
+    severity = t(f"incident.severity.{inc.severity}", lang)
+    commander = f"<@{inc.commander}>" if inc.commander else t("incident.unassigned", lang)
+    end = inc.resolved_at or view.now
+    context = [t("incident.summary.updated", lang, updated=updated, by=_who(last.actor if last else None, lang))]
+    if inc.is_open:
+        context.append(t("incident.summary.next_update", lang, next_update=next_update_by(inc.severity, updated)))
+    context.append(t("incident.summary.commander", lang, commander=commander))
+    fields = [
+        t("incident.summary.f_status", lang, status=f"{STATUS_EMOJI.get(inc.status, '🔄')} {status}"),
+        t("incident.summary.f_severity", lang, severity=severity),
+        t("incident.summary.f_started", lang, at=inc.impact_started_at),
+        t("incident.summary.f_declared", lang, at=inc.declared_at),
+        t("incident.summary.f_duration", lang, took=format_duration((end - inc.impact_started_at).total_seconds(),
+                                                                         lang)),
+        t("incident.summary.f_service", lang, service=slack_escape(inc.service)),
+        t("incident.summary.f_detection", lang, source=t(f"incident.source.{inc.source}", lang)),
+    ]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _header(inc, lang), "emoji": True}},
+        _context(" · ".join(context)),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, MAX_FIELD)} for f in fields[:10]]},
+        _section(t("incident.summary.impact", lang, impact=_impact(inc, lang), since=inc.impact_started_at),
+                 "impact"),
+        _section(_health_text(inc, lang), "health"),
+        _section(_findings_text(view), "findings"),
+        _section(_actions_text(view), "actions"),
+        _section(_next_steps_text(view), "next"),
+        _section(_exit_text(view), "exit"),
+        _section(_deployment_text(view), "deployment"),
+    ]
+    buttons = _buttons(view)
+    if buttons:
+        blocks += [{"type": "divider"}, {"type": "actions", "block_id": f"incident-{inc.id}", "elements": buttons}]
+    blocks.append(_context(t("incident.summary.footer", lang, n=len(view.events), ref=inc.ref)))
+    text = _clip(t("incident.summary.fallback", lang, ref=inc.ref, status=status, severity=severity,
+                   service=inc.service, title=clean(inc.title, 200)), MAX_TEXT)
+    return text, blocks[:MAX_BLOCKS]
+
+
+def _health_text(inc: Incident, lang: str) -> str:
+    health = inc.health or {}
+    if not health:
+        return t("incident.summary.health_unknown", lang)
+    verdict = health.get("verdict", "down")
+    return t("incident.summary.health", lang, emoji=SERVICE_EMOJI.get(verdict, ""),
+             verdict=t(f"health.verdict.{verdict}", lang),
+             reason=reason_line(health.get("reason", ""), health.get("args", {}), health.get("n", 0), lang),
+             since=_parse(health.get("since")), checked=_parse(health.get("checked_at")))
+
+
+def _verdict_label(verdict: str | None, lang: str) -> str:
+    return t(f"incident.verdict.{verdict if verdict in FINDING_EMOJI else 'unknown'}", lang)
+
+
+def _finding_lines(findings: list[dict], lang: str, *, slack: bool = True) -> list[str]:
+    esc = slack_escape if slack else str
+    lines = []
+    for f in findings:
+        head = t("incident.summary.finding", lang, emoji=FINDING_EMOJI.get(f.get("verdict"), "❔"),
+                 playbook=esc(f.get("playbook", "?")), verdict=_verdict_label(f.get("verdict"), lang),
+                 cause=esc(clean(f.get("cause", ""), 500)))
+        fixes = [t("incident.summary.finding_fix", lang, fix=esc(clean(x, 300)))
+                 for x in (f.get("remediation") or [])[:2]]
+        lines.append("\n".join([head, *fixes]))
+    return lines
+
+
+def _findings_text(view: IncidentView) -> str:
+    inc, lang = view.incident, view.lang
+    title = t("incident.summary.findings_title", lang)
+    findings = [f for f in (inc.findings or []) if isinstance(f, dict)]
+    if not findings:
+        return title + "\n" + t("incident.summary.findings_pending" if view.playbooks_running
+                                 else "incident.summary.findings_none", lang)
+    ordered = sorted(findings, key=lambda f: {"problem": 0, "unknown": 1, "ok": 2}.get(f.get("verdict"), 3))
+    lines = _finding_lines(ordered[:LIST_LIMIT], lang)
+    if len(ordered) > LIST_LIMIT:
+        lines.append(t("incident.summary.more", lang, n=len(ordered) - LIST_LIMIT))
+    return title + "\n" + "\n".join(_clip(x, 600) for x in lines)
+
+
+def _actions_text(view: IncidentView) -> str:
+    lang = view.lang
+    done = [e for e in view.events if e.kind in ACTION_KINDS]
+    done.sort(key=lambda e: (e.at, e.id), reverse=True)
+    lines = [t("incident.summary.action_line", lang, at=e.at, who=_who(e.actor, lang),
+               what=_clip(event_text(e, lang), 400)) for e in done[:LIST_LIMIT]]
+    if len(done) > LIST_LIMIT:
+        lines.append(t("incident.summary.more", lang, n=len(done) - LIST_LIMIT))
+    return t("incident.summary.actions_title", lang) + "\n" + "\n".join(lines)
+
+
+def _next_steps_text(view: IncidentView) -> str:
+    inc, lang = view.incident, view.lang
+    if not inc.is_open:
+        return t("incident.summary.next_title", lang) + "\n" + t("incident.summary.next_closed", lang, ref=inc.ref)
+    steps: list[str] = []
+    req = view.rollback_request
+    if req is not None and req.status == "pending":
+        steps.append(t("incident.summary.next_approve", lang, request=req.id))
+    elif inc.rollback_request_id is None and (inc.rollback or {}).get("target"):
+        steps.append(t("incident.summary.next_rollback", lang, target=inc.rollback["target"].get("id", "")))
+    for f in inc.findings or []:
+        if isinstance(f, dict) and f.get("verdict") == "problem" and f.get("remediation"):
+            steps.append(slack_escape(clean(f["remediation"][0], 300)))
+        if len(steps) >= 3:
+            break
+    if inc.resolve_proposed_at:
+        steps.append(t("incident.summary.next_resolve_proposed", lang))
+    steps.append(t("incident.summary.next_resolve", lang))
+    return t("incident.summary.next_title", lang) + "\n" + "\n".join(f"• {_clip(s, 500)}" for s in steps[:LIST_LIMIT])
+
+
+def _exit_text(view: IncidentView) -> str:
+    inc, lang = view.incident, view.lang
+    return t("incident.summary.exit", lang, service=slack_escape(inc.service),
+             window=format_duration(view.settings.recovery_seconds, lang), n=view.settings.successes_to_resolve,
+             met=bool(inc.resolve_proposed_at or inc.resolved_at), watched=inc.probe_failed)
+
+
+def _deployment_line(dep: dict, lang: str, *, slack: bool = True) -> str:
+    esc = slack_escape if slack else str
+    message = (dep.get("commit_message") or "").splitlines()[0][:80] if dep.get("commit_message") else ""
+    created = _parse(dep.get("created_at"))
+    return t("incident.deployment_line", lang, id=dep.get("id", ""), status=dep.get("status", ""),
+             commit=(dep.get("commit_hash") or "")[:7], message=esc(clean(message, 80)),
+             branch=esc(dep.get("branch") or ""), created=created, slack=slack)
+
+
+def _deployment_text(view: IncidentView) -> str:
+    inc, lang = view.incident, view.lang
+    dep = inc.deployment or {}
+    lines = [t("incident.summary.deployment_title", lang)]
+    if dep.get("unavailable"):
+        lines.append(t(f"incident.summary.deployment_{dep['unavailable']}", lang))
+    elif dep.get("id"):
+        lines.append(_deployment_line(dep, lang))
+    else:
+        lines.append(t("incident.summary.deployment_pending", lang))
+    req = view.rollback_request
+    target = (inc.rollback or {}).get("target")
+    if req is not None:
+        lines.append(t("incident.summary.rollback_request", lang, request=req.id,
+                       status=t(f"rollback.status.{req.status}", lang), user=req.decided_by,
+                       target=req.target_deployment.get("id", "")))
+    elif target and inc.rollback_request_id is None:
+        lines.append(t("incident.summary.rollback_available", lang, target=target.get("id", "")))
+    elif (inc.rollback or {}).get("none"):
+        lines.append(t("incident.summary.rollback_none", lang, why=slack_escape(inc.rollback["none"])))
+    return "\n".join(lines)
+
+
+def _buttons(view: IncidentView) -> list[dict]:
+    inc, lang = view.incident, view.lang
+    if not inc.is_open:
+        return []
+    buttons = []
+    if inc.rollback_request_id is None and (inc.rollback or {}).get("target"):
+        buttons.append(_button(t("incident.button.rollback", lang), ActionId.INCIDENT_ROLLBACK, str(inc.id),
+                               style="danger"))
+    if inc.resolve_proposed_at:
+        buttons.append(_button(t("incident.button.resolve", lang), ActionId.INCIDENT_RESOLVE, str(inc.id),
+                               style="primary", confirm=_resolve_confirm(inc, lang)))
+    return buttons
+
+
+def _resolve_confirm(inc: Incident, lang: str) -> dict:
+    return {"title": {"type": "plain_text", "text": _clip(t("incident.button.confirm_title", lang), 100)},
+            "text": {"type": "mrkdwn", "text": _clip(t("incident.button.confirm_text", lang, ref=inc.ref), 300)},
+            "confirm": {"type": "plain_text", "text": _clip(t("incident.button.confirm_yes", lang), 30)},
+            "deny": {"type": "plain_text", "text": _clip(t("incident.button.confirm_no", lang), 30)}}
+
+
+# ---- short messages --------------------------------------------------------------------------------------
+
+
+def announcement_text(inc: Incident, kind: str, *, channel: str | None = None) -> str:
+    """One line for the incidents channel per transition (declared, mitigated, resolved)."""
+    lang = inc.lang
+    return _clip(t(f"incident.announce.{kind}", lang, emoji=STATUS_EMOJI.get(inc.status, "🚨"), ref=inc.ref,
+                   severity=t(f"incident.severity.{inc.severity}", lang), service=slack_escape(inc.service),
+                   title=slack_escape(clean(inc.title, 200)), channel=channel, impact=_impact(inc, lang),
+                   took=format_duration(((inc.resolved_at or inc.declared_at) - inc.impact_started_at)
+                                            .total_seconds(), lang)), MAX_TEXT)
+
+
+def proposal_message(inc: Incident, healthy_for: float) -> tuple[str, list[dict]]:
+    lang = inc.lang
+    text = _clip(t("incident.proposal", lang, ref=inc.ref, service=slack_escape(inc.service),
+                   healthy_for=format_duration(healthy_for, lang)), MAX_TEXT)
+    return text, [_section(text), {"type": "actions", "block_id": f"incident-propose-{inc.id}", "elements": [
+        _button(t("incident.button.resolve", lang), ActionId.INCIDENT_RESOLVE, str(inc.id), style="primary",
+                confirm=_resolve_confirm(inc, lang))]}]
+
+
+def heartbeat_text(inc: Incident, now: datetime) -> str:
+    return t("incident.heartbeat", inc.lang, ref=inc.ref, next_update=next_update_by(inc.severity, now))
+
+
+def deployment_announcement(service: str, dep: dict, lang: str, *, state: str, detail: str = "",
+                            incident: Incident | None = None) -> tuple[str, list[dict]]:
+    """The deploy watch's one message per deployment, edited as it progresses."""
+    text = _clip(t(f"incident.deploy.{state}", lang, service=slack_escape(service), id=dep.get("id", ""),
+                   status=dep.get("status", ""), detail=clean(detail, 500),
+                   ref=incident.ref if incident else "",
+                   channel=incident.channel_id if incident and not incident.thread_ts else None), MAX_TEXT)
+    return text, [_section(text), _context(_deployment_line(dep, lang))]
+
+
+# ---- the final summary and the postmortem draft ---------------------------------------------------------
+
+
+def _facts(view: IncidentView, *, slack: bool) -> dict[str, Any]:
+    """The values both documents use, prepared once (redacted; Slack-escaped when ``slack``)."""
+    inc, lang = view.incident, view.lang
+    esc = slack_escape if slack else str
+    d = durations(inc)
+    events = sorted(view.events, key=lambda e: (e.at, e.id))
+
+    def who(actor: str | None) -> str:
+        return _who(actor, lang, view.names, slack=slack)
+
+    def line(e: Event) -> dict[str, Any]:
+        return {"at": e.at, "who": who(e.actor), "what": event_text(e, lang, slack=slack), "kind": e.kind}
+
+    def said(e: Event) -> dict[str, Any]:  # a person's own words (a note, a follow-up), without the label
+        return {"at": e.at, "who": who(e.actor), "what": esc(clean((e.data or {}).get("text", ""), 500))}
+
+    dep = inc.deployment or {}
+    trigger = None
+    created = _parse(dep.get("created_at"))
+    if dep.get("id") and created and timedelta(0) <= inc.impact_started_at - created <= TRIGGER_WINDOW:
+        trigger = {"line": _deployment_line(dep, lang, slack=slack),
+                   "before": (inc.impact_started_at - created).total_seconds()}
+    raw_findings = [f for f in (inc.findings or []) if isinstance(f, dict)]
+    findings = [{"verdict": _verdict_label(f.get("verdict"), lang), "playbook": esc(f.get("playbook", "?")),
+                 "cause": esc(clean(f.get("cause", ""), 500)),
+                 "remediation": [esc(clean(x, 300)) for x in (f.get("remediation") or [])[:3]]} for f in raw_findings]
+    actors = {e.actor for e in events if e.actor} | {a for a in (inc.commander, inc.resolved_by) if a}
+    involved = {dep.get("id")} | {(e.data or {}).get("deployment") for e in events if e.kind == "rollback_finished"} \
+        | {(e.data or {}).get("id") for e in events if e.kind == "deployment"}
+    cause = clean(inc.cause or "", 2000)
+    return {
+        "ref": inc.ref, "title": esc(clean(inc.title, 200)), "service": esc(inc.service),
+        "severity": t(f"incident.severity.{inc.severity}", lang), "status": t(f"incident.status.{inc.status}", lang),
+        "source": t(f"incident.source.{inc.source}", lang), "impact": _impact(inc, lang, slack=slack),
+        "moments": _moments(inc), "d": {k: _duration(v, lang) for k, v in vars(d).items()}, "raw": d,
+        "cause": esc(cause), "commander": who(inc.commander) if inc.commander else t("incident.unassigned", lang),
+        "responders": sorted(who(a) for a in actors), "channel": view.channel_name or inc.channel_id or "",
+        "timeline": [line(e) for e in events],
+        "actions": [line(e) for e in events if e.kind in ACTION_KINDS and e.kind != "declared"],
+        "notes": [said(e) for e in events if e.kind == "note"],
+        "followups": [said(e) for e in events if e.kind == "followup"],
+        "findings": findings, "finding_lines": _finding_lines(raw_findings, lang, slack=slack),
+        "problems": [f for f, raw in zip(findings, raw_findings, strict=True) if raw.get("verdict") == "problem"],
+        "deployment": _deployment_line(dep, lang, slack=slack) if dep.get("id") else "",
+        "deployments": sorted(str(d) for d in involved if d),
+        "trigger": trigger, "detected_by": _detection(view, slack=slack),
+        "announcements": [line(e) for e in events if e.kind in ("declared", "mitigated", "resolved")],
+        "log_window": (inc.impact_started_at - timedelta(minutes=15),
+                       (inc.impact_ended_at or inc.resolved_at or view.now) + timedelta(minutes=15)),
+        "mitigation": next((event_text(e, lang, slack=slack) for e in events if e.kind == "mitigated"), ""),
+        "date": plain_date(inc.declared_at, lang)[:10], "slack": slack,
+    }
+
+
+def _detection(view: IncidentView, *, slack: bool) -> str:
+    inc, lang = view.incident, view.lang
+    return t(f"incident.detection.{inc.source}", lang, n=view.settings.failures_to_open,
+             interval=format_duration(view.settings.interval_seconds, lang),
+             detail=_impact(inc, lang, slack=slack), who=_who(inc.opened_by, lang, view.names, slack=slack))
+
+
+def final_summary_message(view: IncidentView) -> tuple[str, list[dict]]:
+    """Posted at resolution: durations with their formulas, actions, cause, findings, follow-ups."""
+    body = render_document("incident_final.md.j2", view.lang, **_facts(view, slack=True))
+    blocks = [_section(chunk) for chunk in _chunks(body, MAX_SECTION - 10)][:MAX_BLOCKS]
+    inc = view.incident
+    text = _clip(t("incident.final_fallback", view.lang, ref=inc.ref, service=inc.service,
+                   took=_duration(durations(inc).impact, view.lang)), MAX_TEXT)
+    return text, blocks
+
+
+def postmortem_markdown(view: IncidentView) -> str:
+    """The postmortem draft in Markdown, for the team's docs (no Slack escaping)."""
+    return render_document("postmortem.md.j2", view.lang, **_facts(view, slack=False))
+
+
+def postmortem_message(view: IncidentView, markdown: str) -> tuple[str, list[dict]]:
+    """The draft as copyable code blocks (Slack shows Markdown source verbatim inside them)."""
+    chunks = _chunks(slack_escape(markdown), MAX_SECTION - 20)
+    intro = t("incident.postmortem_intro", view.lang, ref=view.incident.ref)
+    blocks = [_section(intro)] + [_section(f"```{chunk}```") for chunk in chunks[: MAX_BLOCKS - 2]]
+    if len(chunks) > MAX_BLOCKS - 2:
+        blocks.append(_section(t("incident.postmortem_cut", view.lang, n=len(chunks) - (MAX_BLOCKS - 2))))
+    return _clip(intro, MAX_TEXT), blocks
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """Split on line boundaries into pieces of at most ``size`` characters (long lines are cut)."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > size:
+            if current:
+                out.append(current)
+                current = ""
+            out.append(line[:size])
+            line = line[size:]
+        if current and len(current) + 1 + len(line) > size:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current.strip():
+        out.append(current)
+    return out or [""]
