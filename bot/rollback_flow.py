@@ -74,6 +74,10 @@ class RollbackFlow:
 
         A rollback targets an earlier deployment; a redeploy or restart targets the current one."""
         service = self.service(service_name)
+        pending = await actions.pending_for(self.rt.store, service.name, action)
+        if pending is not None:
+            raise RollbackRefused("rollback.refused.pending", request_id=pending.id, service=service.name,
+                                  user=pending.requested_by)
         deployments = await self.rt.railway.deployments(await self._ids(service), limit=20)
         current = current_deployment(deployments)
         if action == "rollback":

@@ -318,3 +318,13 @@ async def test_a_playbook_offered_change_is_approval_gated_and_runs_once(make_bo
     assert done.status == actions.SUCCEEDED and done.verdict == "healthy", done.detail
     assert len(rollback_env.railway.mutations(mutation)) == 1
     assert rollback_env.railway.mutations(mutation)[0].variables["id"] == CURRENT
+
+
+async def test_a_second_request_for_the_same_service_points_to_the_pending_one(make_bot, slack, signer, rollback_env):
+    bot = await make_bot(rollback_env.config(), **rollback_env.settings())
+    message = await _request(bot, slack, signer)
+    await _post(bot.slack_url, signer.slash_command("/rollback", "backend", user_id="U0BOB", channel_id=CHANNEL,
+                                                    response_url=slack.response_url(channel=CHANNEL)))
+    said = await eventually(lambda: _ephemerals(slack) if "already waiting" in _ephemerals(slack) else None)
+    assert _request_id(message) in said
+    assert len(slack.calls_to("chat.postMessage")) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transcript", type=Path, default=Path("demo-transcript.html"),
                    help="where to write the HTML transcript (default demo-transcript.html)")
     p.add_argument("--lang", choices=["en", "es"], help="language of the workspace and the terminal output")
+    p.add_argument("--interactive", action="store_true",
+                   help="type slash commands and press buttons yourself against the same sandbox")
     p.set_defaults(func=run)
 
 
 async def run(args: argparse.Namespace) -> int:
-    import os
-
     lang = args.lang or normalise_language(os.environ.get("CHATOPS_LANGUAGE") or os.environ.get("LANG"))
-    return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty())
+    return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty(),
+                          interactive_mode=args.interactive)

@@ -136,6 +136,16 @@ async def unfinished(store: Store) -> list[ActionRequest]:
         return list((await session.scalars(query)).all())
 
 
+async def pending_for(store: Store, service: str, action: str) -> ActionRequest | None:
+    """The unexpired pending request for this change, if any (one at a time per service and action)."""
+    query = (select(ActionRequest)
+             .where(ActionRequest.service == service, ActionRequest.action == action,
+                    ActionRequest.status == PENDING, ActionRequest.expires_at > utcnow())
+             .order_by(ActionRequest.created_at.desc()).limit(1))
+    async with store.session() as session:
+        return (await session.scalars(query)).first()
+
+
 async def due_for_expiry(store: Store) -> list[ActionRequest]:
     query = select(ActionRequest).where(ActionRequest.status == PENDING, ActionRequest.expires_at <= utcnow())
     async with store.session() as session:

@@ -1,0 +1,40 @@
+"""The README's first command: the scripted incident through the real bot, in English and Spanish."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from bot.demo import run_demo
+
+EXPECTED = {
+    "en": ["BACKEND: HEALTHY", "created the channel #inc-", "pinned the incident summary", "DIAGNOSIS OF BACKEND",
+           "P1000", "ROLLBACK REQUESTED: BACKEND", "Approved by", "Rolled back and healthy", "Postmortem",
+           "resolved"],
+    "es": ["BACKEND: SANO", "creó el canal #inc-", "fijó el resumen", "P1000", "ROLLBACK SOLICITADO: BACKEND",
+           "Aprobado por", "Rollback hecho y el servicio está sano", "Postmortem", "resuelto"],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang, tmp_path, capsys):
+    transcript = tmp_path / "demo.html"
+    started = time.monotonic()
+    code = await run_demo(lang=lang, transcript=transcript, color=False)
+    elapsed = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert elapsed < 60
+    html = transcript.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+    text = re.sub(r"<[^>]+>", "", html)
+    for expected in EXPECTED[lang]:
+        assert expected in out, expected
+        assert expected.replace("&", "&amp;") in text or expected in text, expected
+    assert "xoxb-" not in html and "demo-api-token" not in html
+    # the demo leaves nothing running
+    await asyncio.sleep(0)
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
