@@ -63,9 +63,25 @@ class Incidents(_Model):
 
 
 class Monitor(_Model):
+    """``[monitor]``: probe cadence and hysteresis, metric thresholds, recovery window, leader lease.
+
+    Unknown keys are refused, so a typo stops startup instead of silently keeping a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
     interval_seconds: float = Field(default=60, gt=0)
     failures_to_open: int = Field(default=2, ge=1)
     successes_to_resolve: int = Field(default=2, ge=1)
+    metrics_interval_seconds: float = Field(default=180, gt=0)
+    threshold_percent: float = Field(default=80, gt=0, le=100)
+    # Healthy for this long (and ``successes_to_resolve`` probes): the monitor proposes resolving.
+    recovery_seconds: float = Field(default=300, ge=0)
+    deploy_poll_seconds: float = Field(default=30, gt=0)
+    # The leader renews every third of this; another replica takes over at most this long after it dies.
+    lease_seconds: float = Field(default=30, gt=0, le=60)
+    # Slack: at most one edit of a channel's summary per this many seconds.
+    summary_interval_seconds: float = Field(default=1.0, ge=0)
 
 
 class I18n(_Model):

@@ -93,6 +93,7 @@ url = "{target_url}"
 profile = "ivan-reseller-web"
 frontend_origins = ["https://www.ivanreseller.com"]
 railway = {{ project = "ivan-reseller", environment = "production", service = "backend" }}
+database_service_id = "e7b4c2a9-1d6f-4b3e-9a8c-5f2d0e6b8a33"
 
 [approvals]
 approvers = ["U0LEO"]

@@ -293,7 +293,7 @@ class DeployWatch:
                         detected_at=utcnow(), args={"deployment": dep.id, "detail": result.reason},
                         symptom=result.next_step or "deploy_unverified", failing=failing,
                         health=health_of(report) if report else {})
-        incident = await self._open(service, dep, signal, offer_rollback=True)
+        incident = await self._open(service, dep, signal)
         self._show(where, service, dep, "unverified", detail=result.reason, incident=incident)
 
     async def _broken(self, service: ServiceConfig, dep: Deployment, where, at: datetime) -> None:
@@ -308,11 +308,10 @@ class DeployWatch:
                         started_at=at, detected_at=utcnow(), args={"deployment": dep.id, "serving": serving},
                         symptom=report.next_step or dep.status.lower(), failing=failing,
                         health=health_of(report))
-        incident = await self._open(service, dep, signal, offer_rollback=not serving)
+        incident = await self._open(service, dep, signal)
         self._show(where, service, dep, "failed_serving" if serving else "failed", incident=incident)
 
-    async def _open(self, service: ServiceConfig, dep: Deployment, signal: Signal, *, offer_rollback: bool) -> Incident:
-        opened = await self.incidents.open(service.name, signal, source="deploy", deployment=deployment_summary(dep),
-                                           offer_rollback=offer_rollback)
+    async def _open(self, service: ServiceConfig, dep: Deployment, signal: Signal) -> Incident:
+        opened = await self.incidents.open(service.name, signal, source="deploy", deployment=deployment_summary(dep))
         await store.set_deployment_fields(self.rt.store, dep.id, incident_id=opened.incident.id)
         return opened.incident

@@ -1,7 +1,7 @@
 """The rules of incident handling, without I/O: timings, severities, signals, and durations.
 
-``WatchSettings`` reads the ``[monitor]`` table of the services file (the documented keys plus the
-ones below, all optional). ``Signal`` is why an incident opens, as language-neutral facts.
+``WatchSettings`` is the ``[monitor]`` table of the services file (``bot.config.Monitor``).
+``Signal`` is why an incident opens, as language-neutral facts.
 ``durations`` computes TTD / TTM / TTR exactly as incident-summaries.md defines them, with ``None``
 ("n/a") when a moment is missing or out of order.
 """
@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from bot.config import ServicesFile
+from bot.config import Monitor as WatchSettings  # noqa: F401 (the [monitor] table, re-exported)
 from bot.probe.models import ServiceReport
 from bot.redact import redact
 
@@ -23,30 +21,6 @@ SEVERITIES = ("sev1", "sev2", "sev3")
 UPDATE_CADENCE = {"sev1": timedelta(minutes=15), "sev2": timedelta(minutes=30), "sev3": timedelta(minutes=60)}
 # A report with one of these reasons is not an outage (the runbook is out of date, not the service).
 NOT_AN_OUTAGE = frozenset({"drift", "healthy", "healthy_drift"})
-
-
-class WatchSettings(BaseModel):
-    """``[monitor]``: probe cadence and hysteresis, metric thresholds, recovery window, leader lease."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    enabled: bool = True
-    interval_seconds: float = Field(default=60, gt=0)
-    failures_to_open: int = Field(default=2, ge=1)
-    successes_to_resolve: int = Field(default=2, ge=1)
-    metrics_interval_seconds: float = Field(default=180, gt=0)
-    threshold_percent: float = Field(default=80, gt=0, le=100)
-    # Healthy for this long (and ``successes_to_resolve`` probes) → the monitor proposes resolving.
-    recovery_seconds: float = Field(default=300, ge=0)
-    deploy_poll_seconds: float = Field(default=30, gt=0)
-    # The leader renews every third of this; another replica takes over at most this long after it dies.
-    lease_seconds: float = Field(default=30, gt=0, le=60)
-    # Slack: at most one edit of a channel's summary per this many seconds.
-    summary_interval_seconds: float = Field(default=1.0, ge=0)
-
-    @classmethod
-    def of(cls, config: ServicesFile) -> WatchSettings:
-        return cls.model_validate(config.monitor.model_dump())
 
 
 @dataclass(frozen=True)

@@ -117,11 +117,13 @@ class Incidents:
 
     async def open(self, service: str, signal: Signal, *, source: str, title: str | None = None,
                    opened_by: str | None = None, origin_channel: str | None = None, lang: str | None = None,
-                   deployment: dict | None = None, offer_rollback: bool = False) -> Opened:
+                   deployment: dict | None = None) -> Opened:
         """Open an incident for ``service`` (or add ``signal`` to the one already open) and set it up in Slack.
 
-        The slow evidence (deployments, playbooks, the rollback offer) is gathered in the background
-        and lands in the summary as it arrives.
+        The slow evidence (deployments, playbooks, whether a rollback is possible) is gathered in the
+        background and lands in the summary as it arrives. A rollback is offered as a button: the person
+        who presses it is the requester and someone else approves (the two-person rule holds for
+        changes the bot itself proposes too).
         """
         lang = lang or self.language(origin_channel)
         opened = await store.open_incident(
@@ -136,16 +138,13 @@ class Incidents:
                                   data={"source": source, **signal.impact})
             if deployment:
                 await self._deployment_event(incident.id, deployment)
-            if offer_rollback:
-                self.rt.spawn(f"incident-{incident.id}-rollback",
-                              self.offer_rollback(incident.id, self.bot_actor, reason=incident.title))
             await self.refresh(incident.id)
             return opened
         logger.info("incident opened", extra={"incident": incident.id, "service": service, "source": source})
         if deployment:
             await self._deployment_event(incident.id, deployment)
         incident = await self._set_up_slack(incident, origin_channel, opened_by)
-        self.rt.spawn(f"incident-{incident.id}-evidence", self._gather(incident.id, offer_rollback))
+        self.rt.spawn(f"incident-{incident.id}-evidence", self._gather(incident.id))
         return Opened(incident, created=True)
 
     async def _set_up_slack(self, inc: Incident, origin_channel: str | None, opened_by: str | None) -> Incident:
@@ -260,12 +259,9 @@ class Incidents:
 
     # ---- evidence -------------------------------------------------------------------------------------------
 
-    async def _gather(self, incident_id: int, offer_rollback: bool) -> None:
+    async def _gather(self, incident_id: int) -> None:
         await self._read_deployments(incident_id)
         await self.refresh(incident_id)
-        if offer_rollback:
-            inc = await store.get(self.rt.store, incident_id)
-            await self.offer_rollback(incident_id, self.bot_actor, reason=inc.title if inc else "")
         await self._run_playbooks(incident_id)
         await self.refresh(incident_id)
 
@@ -285,6 +281,8 @@ class Incidents:
             await store.add_event(self.rt.store, incident_id, "railway_error", data={"error": str(exc)[:200]})
             return
         try:
+            if (inc.impact or {}).get("args", {}).get("serving"):  # a failed build; the old deployment serves
+                raise RollbackRefused("incident.rollback_serving")
             rollback = {"target": deployment_summary(pick_target(deployments, current_deployment(deployments)))}
         except RollbackRefused as exc:
             rollback = {"none": t(exc.key, inc.lang, **exc.variables)}

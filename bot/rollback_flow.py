@@ -87,11 +87,16 @@ class RollbackFlow:
             raise RollbackRefused("rollback.refused.no_current")
         else:
             target = current
-        req = await actions.create(
-            self.rt.store, action=action, service=service.name, requested_by=user, reason=reason,
-            ttl=timedelta(minutes=self.rt.config.approvals.ttl_minutes), channel_id=channel, lang=lang,
-            source=source, incident_id=incident_id, current_deployment=deployment_summary(current),
-            target_deployment=deployment_summary(target))
+        try:
+            req = await actions.create(
+                self.rt.store, action=action, service=service.name, requested_by=user, reason=reason,
+                ttl=timedelta(minutes=self.rt.config.approvals.ttl_minutes), channel_id=channel, lang=lang,
+                source=source, incident_id=incident_id, current_deployment=deployment_summary(current),
+                target_deployment=deployment_summary(target))
+        except actions.AlreadyPending:  # another request won the race since the check above
+            pending = await actions.pending_for(self.rt.store, service.name, action)
+            raise RollbackRefused("rollback.refused.pending", request_id=pending.id if pending else "?",
+                                  service=service.name, user=pending.requested_by if pending else "") from None
         text, blocks = rollback_message(req, lang)
         ts = await slack_messages.post(self.rt, channel, text, blocks, thread_ts=thread_ts)
         if ts is not None:

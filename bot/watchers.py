@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 
 from bot.deploy_watch import WEBHOOK_PATH, DeployWatch
-from bot.incident_policy import WatchSettings
 from bot.incidents import Incidents, PlaybookRunner
 from bot.leader import Leadership
 from bot.monitor import Monitor
@@ -17,7 +16,7 @@ from bot.runtime import Runtime
 
 def install(rt: Runtime, playbook_runner: PlaybookRunner | None = None) -> Incidents:
     """Put ``incidents``, ``monitor``, ``deploy_watch`` and ``leader`` in ``rt.extras``; start leading on startup."""
-    settings = WatchSettings.of(rt.config)
+    settings = rt.config.monitor
     incidents = Incidents(rt, settings, playbook_runner)
     monitor = Monitor(rt, incidents, settings)
     watch = DeployWatch(rt, incidents, settings)

@@ -69,7 +69,7 @@ def announcement(slack, deployment_id: str) -> dict | None:
     return next((m for m in slack.messages("C0INCIDENTS") if deployment_id in texts(m)), None)
 
 
-async def test_crashed_deployment_opens_an_incident_offering_a_rollback(make_bot, slack, target, railway):
+async def test_crashed_deployment_opens_an_incident_offering_a_rollback(make_bot, slack, signer, target, railway):
     bot, _ = await start(make_bot, target, railway, poll=0.2)
     assert slack.messages("C0INCIDENTS") == []  # the deployments that already existed are not announced
     railway.world.add_deployment("backend", id="dep-bad", status="CRASHED",
@@ -79,15 +79,33 @@ async def test_crashed_deployment_opens_an_incident_offering_a_rollback(make_bot
     inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
     assert (inc.source, inc.severity, inc.impact["reason"], inc.deployment["id"]) == (
         "deploy", "sev1", "deploy_crashed", "dep-bad")
-    request = await eventually(lambda: _rollback_message(slack, bot, inc.id), timeout=5)
+    request = await _request_rollback(bot, slack, signer, inc.id)
     assert {ActionId.ROLLBACK_APPROVE, ActionId.ROLLBACK_REJECT} <= action_ids(request)
     assert "dep-cur" in texts(request)  # back to the deployment that served before the crash
+    assert "<@U0ANA>" in texts(request)  # whoever pressed the button asked; someone else approves
     inc = await store.get(bot.rt.store, inc.id)
     summary = await eventually(lambda: _text_has(slack, inc.channel_id, inc.summary_ts, inc.rollback_request_id),
                                timeout=5)
     assert ActionId.INCIDENT_ROLLBACK not in action_ids(summary)  # offered once, already requested
     await eventually(lambda: "INC-1" in texts(announcement(slack, "dep-bad") or {}), timeout=5)
     await target.open_port()
+
+
+async def _request_rollback(bot, slack, signer, incident_id: int) -> dict:
+    """Press the summary's Request rollback button as a responder; the request with Approve comes back."""
+    async def offered():
+        inc = await store.get(bot.rt.store, incident_id)
+        message = slack.message(inc.channel_id, inc.summary_ts) if inc.channel_id and inc.summary_ts else None
+        return message if message and ActionId.INCIDENT_ROLLBACK in action_ids(message) else None
+
+    summary = await eventually(offered, timeout=5)
+    inc = await store.get(bot.rt.store, incident_id)
+    click = signer.block_actions(ActionId.INCIDENT_ROLLBACK.value, str(incident_id), user_id="U0ANA",
+                                 channel_id=inc.channel_id, message_ts=summary["ts"], message=summary,
+                                 response_url=slack.response_url("actions", channel=inc.channel_id))
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(bot.slack_url, content=click.body, headers=click.headers)).status_code == 200
+    return await eventually(lambda: _rollback_message(slack, bot, incident_id), timeout=5)
 
 
 async def _rollback_message(slack, bot, incident_id):
@@ -102,7 +120,7 @@ def _text_has(slack, channel, ts, needle):
     return message if message and needle and needle in texts(message) else None
 
 
-async def test_live_deployment_that_fails_verification_opens_an_incident(make_bot, slack, target, railway):
+async def test_live_deployment_that_fails_verification_opens_an_incident(make_bot, slack, signer, target, railway):
     bot, _ = await start(make_bot, target, railway, poll=0.2)
     railway.world.add_deployment("backend", id="dep-good", status="SUCCESS",
                                  logs=[{"timestamp": "+1s", "message": "SERVER_BOOT_OK"}])
@@ -114,7 +132,7 @@ async def test_live_deployment_that_fails_verification_opens_an_incident(make_bo
                                         "severity": "error"}])
     inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
     assert (inc.impact["reason"], inc.deployment["id"], inc.probe_failed) == ("deploy_unverified", "dep-noisy", False)
-    await eventually(lambda: _rollback_message(slack, bot, inc.id), timeout=5)
+    await _request_rollback(bot, slack, signer, inc.id)
     await eventually(lambda: "fails its checks" in texts(announcement(slack, "dep-noisy") or {}), timeout=5)
 
 
@@ -156,7 +174,7 @@ async def test_webhook_route_checks_token_project_duplicates_and_order(make_bot,
     assert reads()[0].variables == {"id": "dep-cur"}
 
 
-async def test_webhook_is_checked_against_the_api_before_acting(make_bot, slack, target, railway):
+async def test_webhook_is_checked_against_the_api_before_acting(make_bot, slack, signer, target, railway):
     bot, watch = await start(make_bot, target, railway, poll=600, CHATOPS_WEBHOOK_TOKEN=TOKEN)
     # A forged "crashed" for a deployment Railway says is fine: re-read, verified healthy, no incident.
     railway.world.add_deployment("backend", id="dep-fine", status="SUCCESS")
@@ -172,7 +190,7 @@ async def test_webhook_is_checked_against_the_api_before_acting(make_bot, slack,
     assert real.status_code == 202
     inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
     assert inc.deployment["id"] == "dep-crash"
-    await eventually(lambda: _rollback_message(slack, bot, inc.id), timeout=5)
+    await _request_rollback(bot, slack, signer, inc.id)
     assert watch.polls == 0  # it came through the webhook
     await target.open_port()
 

@@ -65,3 +65,23 @@ async def test_unfinished_requests_can_be_interrupted_once(db_url):
         assert await actions.unfinished(store) == []
     finally:
         await store.dispose()
+
+
+async def test_only_one_pending_request_per_service_and_change(db_url):
+    store = await _store(db_url)
+    try:
+        attempts = await asyncio.gather(*(actions.create(store, action="rollback", service="backend",
+                                                         requested_by=f"U{i}", ttl=timedelta(minutes=30))
+                                          for i in range(10)), return_exceptions=True)
+        created = [a for a in attempts if not isinstance(a, Exception)]
+        assert len(created) == 1
+        assert all(isinstance(a, actions.AlreadyPending) for a in attempts if isinstance(a, Exception))
+        # another change, or another service, is independent; an expired one makes room
+        await actions.create(store, action="restart", service="backend", requested_by="U1", ttl=timedelta(minutes=1))
+        await actions.create(store, action="rollback", service="frontend", requested_by="U1",
+                             ttl=timedelta(seconds=-1))
+        again = await actions.create(store, action="rollback", service="frontend", requested_by="U2",
+                                     ttl=timedelta(minutes=30))
+        assert again.status == actions.PENDING
+    finally:
+        await store.dispose()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
 from bot.store.models import ActionRequest, Event, utcnow
@@ -31,6 +32,10 @@ class Decision:
     request: ActionRequest | None
 
 
+class AlreadyPending(Exception):
+    """A pending request for the same service and change exists (a partial unique index says so)."""
+
+
 async def create(store: Store, *, action: str, service: str, requested_by: str, ttl: timedelta,
                  reason: str = "", channel_id: str | None = None, lang: str = "en", source: str = "command",
                  incident_id: str | None = None, current_deployment: dict | None = None,
@@ -42,10 +47,16 @@ async def create(store: Store, *, action: str, service: str, requested_by: str, 
         current_deployment=current_deployment or {}, target_deployment=target_deployment or {},
         created_at=now, expires_at=now + ttl, decision_note="", detail="", updated_at=now,
     )
-    async with store.session() as session:
-        session.add(request)
-        session.add(Event(subject_type="action", subject_id=request.id, kind="requested", actor=requested_by,
-                          data={"action": action, "service": service, "reason": reason}, at=now))
+    for stale in await due_for_expiry(store, service=service):
+        await expire(store, stale.id)
+    try:
+        async with store.session() as session:
+            session.add(request)
+            await session.flush()
+            session.add(Event(subject_type="action", subject_id=request.id, kind="requested", actor=requested_by,
+                              data={"action": action, "service": service, "reason": reason}, at=now))
+    except IntegrityError:
+        raise AlreadyPending(service) from None
     return request
 
 
@@ -146,7 +157,9 @@ async def pending_for(store: Store, service: str, action: str) -> ActionRequest 
         return (await session.scalars(query)).first()
 
 
-async def due_for_expiry(store: Store) -> list[ActionRequest]:
+async def due_for_expiry(store: Store, service: str | None = None) -> list[ActionRequest]:
     query = select(ActionRequest).where(ActionRequest.status == PENDING, ActionRequest.expires_at <= utcnow())
+    if service is not None:
+        query = query.where(ActionRequest.service == service)
     async with store.session() as session:
         return list((await session.scalars(query)).all())

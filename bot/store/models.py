@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -112,7 +112,11 @@ class ActionRequest(Base):
     """
 
     __tablename__ = "action_requests"
-    __table_args__ = (Index("ix_action_requests_status", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_action_requests_status", "status", "expires_at"),
+        Index("uq_action_requests_one_pending", "service", "action", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     action: Mapped[str] = mapped_column(String(32))  # rollback | redeploy | restart
