@@ -40,6 +40,7 @@ import graphql
 from aiohttp import web
 
 import bot
+from bot.emulators.base import LoopbackServer
 from bot.emulators.railway_world import DeploymentRecord, LogRecord, World, WorldError, iso, parse_when
 from bot.i18n import t
 
@@ -98,7 +99,7 @@ class Fault:
         return self.operation is None or self.operation == call.operation_name or self.operation in call.fields
 
 
-class RailwayEmulator:
+class RailwayEmulator(LoopbackServer):
     def __init__(self, world: Mapping[str, Any] | str | Path | World | None = None, *,
                  schema_path: str | Path | None = None, stage_seconds: float = 0.2) -> None:
         if world is None:
@@ -108,8 +109,6 @@ class RailwayEmulator:
         self.schema = load_schema(self.schema_path)
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
-        self.url: str | None = None
-        self._runner: web.AppRunner | None = None
 
     @property
     def graphql_url(self) -> str:
@@ -118,31 +117,15 @@ class RailwayEmulator:
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/graphql/v2", self._graphql)
         app.router.add_post("/_control/faults", self._control_inject)
         app.router.add_delete("/_control/faults", self._control_clear)
         app.router.add_get("/_control/calls", self._control_calls)
         app.router.add_post("/_control/deployments", self._control_deploy)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self.url = f"http://{bound_host}:{bound_port}"
-        return self.url
+        return app
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> RailwayEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # ---- in-process control -------------------------------------------------------------------
 

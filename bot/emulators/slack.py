@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bot.emulators.base import LoopbackServer
 from bot.emulators.slack_workspace import ApiError, SlackWorkspace
 from bot.i18n import t
 from bot.redact import redact
@@ -91,7 +92,7 @@ class _Hook:
     uses: int = 0
 
 
-class SlackEmulator:
+class SlackEmulator(LoopbackServer):
     def __init__(self, *, bot_token: str = DEFAULT_BOT_TOKEN, team_id: str = "T0EMULATOR",
                  bot_user_id: str = "U0BOT", users: Mapping[str, Mapping[str, Any]] | None = None,
                  usergroups: Mapping[str, list[str]] | None = None, allow_channel_create: bool = True,
@@ -108,19 +109,17 @@ class SlackEmulator:
                                         allow_channel_create=allow_channel_create, clock=clock)
         self.calls: list[ApiCall] = []
         self.responses: list[ResponseUrlPost] = []
-        self.url: str | None = None
         self._clock = clock
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._hooks: dict[str, _Hook] = {}
         self._hook_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:  # never show the token
         return f"SlackEmulator(url={self.url!r}, team_id={self.team_id!r})"
 
     # --- lifecycle --------------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/{kind:commands|actions}/{team}/{hook}/{secret}", self._response_url_post)
@@ -130,24 +129,8 @@ class SlackEmulator:
         app.router.add_post("/_emulator/faults", self._control_add_fault)
         app.router.add_delete("/_emulator/faults", self._control_clear_faults)
         app.router.add_post("/_emulator/response_urls", self._control_response_url)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self.url = f"http://{bound_host}:{bound_port}"
-        return self.url
+        return app
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SlackEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def api_url(self) -> str:
