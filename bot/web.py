@@ -36,7 +36,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
             logger.warning("rejected request with a missing, wrong or stale signature",
                            extra={"remote": request.remote})
             return web.json_response({"error": "invalid request"}, status=401)
-        problem = _malformed(raw, request.content_type)
+        problem, kind, name = _inspect(raw, request.content_type)
         if problem:
             rt.audit.received(kind="invalid", name="request", outcome="rejected", detail=problem,
                               arguments=raw[:200].decode("utf-8", "replace"))
@@ -46,9 +46,8 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
             headers={k.lower(): [v] for k, v in request.headers.items()},
         )
         response = await bolt.async_dispatch(bolt_request)
-        kind = "command" if b"command=" in raw[:2000] else "action"
         metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
-        metrics.ACKS.labels(kind, "slack").inc()
+        metrics.ACKS.labels(kind, name).inc()
         headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
         return web.Response(status=response.status, body=response.body, headers=headers)
 
@@ -75,19 +74,25 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     return app
 
 
-def _malformed(raw: bytes, content_type: str) -> str | None:
-    """Name what is wrong with a signed body, or None when Bolt can take it."""
+def _inspect(raw: bytes, content_type: str) -> tuple[str | None, str, str]:
+    """(what is wrong with a signed body or None, "command"/"action", the command or action id)."""
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return "invalid_utf8"
+        return "invalid_utf8", "", ""
     if content_type != "application/x-www-form-urlencoded":
-        return "not_form"
+        return "not_form", "", ""
     form = parse_qs(body)
     if "payload" in form:
         try:
             payload = json.loads(form["payload"][0])
         except ValueError:
-            return "bad_payload"
-        return None if isinstance(payload, dict) else "bad_payload"
-    return None if "command" in form else "not_form"
+            return "bad_payload", "", ""
+        if not isinstance(payload, dict):
+            return "bad_payload", "", ""
+        actions = payload.get("actions") or [{}]
+        action_id = actions[0].get("action_id", "") if isinstance(actions[0], dict) else ""
+        return None, "action", str(action_id)[:64]
+    if "command" in form:
+        return None, "command", form["command"][0][:64]
+    return "not_form", "", ""

@@ -177,6 +177,7 @@ async def test_metrics_expose_acks_and_unauthenticated(make_bot, slack, signer):
     async with httpx.AsyncClient() as http:
         text = (await http.get(bot.url + "/metrics")).text
     assert 'chatops_requests_total{kind="command",name="/health"}' in text
+    assert 'chatops_acks_total{kind="command",name="/health"}' in text
     assert "chatops_ack_seconds_bucket" in text
     assert "chatops_unauthenticated_requests_total" in text
 

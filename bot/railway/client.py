@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bot import metrics
 from bot.config import RailwayRef
 from bot.errors import ConfigError
 from bot.i18n import t
@@ -142,7 +143,7 @@ class RailwayClient:
         attempt = 0
         while True:
             try:
-                return await self._send(operation, variables, mutation)
+                return await self._counted(operation, variables, mutation)
             except RailwayRateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.backoff * 2**attempt
                 if attempt >= (1 if mutation else self.max_read_retries) or wait > self.max_retry_wait:
@@ -154,6 +155,16 @@ class RailwayClient:
             attempt += 1
             log.warning("railway %s: retry %d in %.2fs", operation, attempt, wait)
             await asyncio.sleep(wait)
+
+    async def _counted(self, operation: str, variables: Mapping[str, Any], mutation: bool) -> dict[str, Any]:
+        """``_send``, with its outcome counted for ``/metrics``."""
+        try:
+            data = await self._send(operation, variables, mutation)
+        except RailwayError as exc:
+            metrics.RAILWAY_CALLS.labels(operation, type(exc).__name__).inc()
+            raise
+        metrics.RAILWAY_CALLS.labels(operation, "ok").inc()
+        return data
 
     async def _send(self, operation: str, variables: Mapping[str, Any], mutation: bool) -> dict[str, Any]:
         body = {"query": ALL_DOCUMENTS[operation], "variables": dict(variables), "operationName": operation}
