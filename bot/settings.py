@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,7 +45,8 @@ class Settings(BaseSettings):
     PORT: int = Field(default=3000, ge=1, le=65535)
     LOG_LEVEL: str = "INFO"
     CHATOPS_CONFIG: Path = Path("chatops.toml")
-    CHATOPS_LANGUAGE: str = "en"
+    # Terminal output's language: CHATOPS_LANGUAGE, else the system locale (LC_ALL, LC_MESSAGES, LANG).
+    CHATOPS_LANGUAGE: str = Field(default_factory=lambda: system_language())
     # Auth header sent to /api/system/health/detailed in the runbook profile (e.g. "Bearer …").
     CHATOPS_HEALTH_AUTH: str | None = None
     # Secret path token for Railway deployment webhooks (unsigned by Railway).
@@ -114,6 +116,14 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.sqlalchemy_url.startswith("postgresql+asyncpg")
+
+
+def system_language() -> str:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value and value not in ("C", "POSIX"):
+            return "es" if value.lower().startswith("es") else "en"
+    return "en"
 
 
 def database_url_for_sqlalchemy(url: str) -> tuple[str, dict]:

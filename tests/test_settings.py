@@ -1,0 +1,77 @@
+"""Settings and the services file: a bad value stops startup with one line naming it, never its secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_services, parse_services
+from bot.errors import ConfigError
+from bot.settings import database_url_for_sqlalchemy, load_settings
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SLACK_BOT_TOKEN", "not-a-token-but-secret-ish"), ("SLACK_APP_TOKEN", "xoxb-wrong-kind-of-token"),
+    ("PORT", "70000"), ("DATABASE_URL", "mysql://u:hunter2@h/d"), ("SLACK_API_URL", "ftp://x"),
+    ("LOG_LEVEL", "LOUD"), ("CHATOPS_LANGUAGE", "fr"),
+])
+def test_a_malformed_setting_names_the_variable_and_not_its_value(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_env_file=None)
+    message = str(err.value)
+    assert message.startswith(f"{name} is malformed: expected ")
+    assert value not in message and "hunter2" not in message
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("sqlite:///chatops.db", "sqlite+aiosqlite:///chatops.db"),
+    ("sqlite+aiosqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ("postgres://u:p@db.railway.internal:5432/railway", "postgresql+asyncpg://u:p@db.railway.internal:5432/railway"),
+    ("postgresql://u@h/d", "postgresql+asyncpg://u@h/d"),
+])
+def test_database_urls_as_people_and_railway_write_them(given, expected):
+    assert database_url_for_sqlalchemy(given)[0] == expected
+
+
+def test_sslmode_becomes_asyncpgs_ssl_argument():
+    url, args = database_url_for_sqlalchemy("postgresql://u@h/d?sslmode=require")
+    assert "sslmode" not in url and args == {"ssl": "require"}
+
+
+def test_the_language_follows_the_system_locale_unless_set(monkeypatch):
+    monkeypatch.delenv("CHATOPS_LANGUAGE", raising=False)
+    monkeypatch.setenv("LC_ALL", "")
+    monkeypatch.setenv("LANG", "es_MX.UTF-8")
+    assert load_settings(_env_file=None).CHATOPS_LANGUAGE == "es"
+    monkeypatch.setenv("CHATOPS_LANGUAGE", "en")
+    assert load_settings(_env_file=None).CHATOPS_LANGUAGE == "en"
+
+
+def test_serve_without_a_token_stops_with_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["chatops: SLACK_BOT_TOKEN is not set: expected a bot token starting with xoxb-."]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[[services]]\nname = "x"\nurl = "ftp://a"', "f.toml: services[0].url: Value error, must be an http(s) URL"),
+    ('[[services]]\nname = "x"', "f.toml: services[0].url: Field required"),
+    ('[[services]]\nname = "a"\nurl = "http://a"\n[[services]]\nname = "a"\nurl = "http://b"', "appears twice"),
+    ("[approvals]\nttl_minutes = 0", "f.toml: approvals.ttl_minutes:"),
+    ("[monitor]\ninterval_secnds = 5", "f.toml: monitor.interval_secnds: Extra inputs are not permitted"),
+    ("[[services]\nname=", "f.toml: not valid TOML"),
+])
+def test_the_services_file_errors_name_the_file_and_key(text, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_services(text, "f.toml")
+    assert expected in str(err.value)
+
+
+def test_a_missing_default_services_file_is_empty_but_a_named_one_is_an_error(tmp_path):
+    assert load_services(tmp_path / "chatops.toml", required=False).services == []
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_services(tmp_path / "chatops.toml", required=True)
