@@ -38,3 +38,20 @@ async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang,
     # the demo leaves nothing running
     await asyncio.sleep(0)
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_interactive_mode_takes_commands_and_buttons_from_the_terminal(tmp_path):
+    from bot.sandbox import chatops_executable
+
+    proc = await asyncio.create_subprocess_exec(
+        chatops_executable(), "demo", "--interactive", "--lang", "en", "--transcript", str(tmp_path / "t.html"),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path)
+    script = "/health backend\nbuttons\nclick 1\nas leo\n/diagnose frobnicate backend\nquit\n"
+    out, _ = await asyncio.wait_for(proc.communicate(script.encode()), timeout=60)
+    text = out.decode()
+    assert proc.returncode == 0, text[-2000:]
+    assert "ana typed" in text and "BACKEND: HEALTHY" in text
+    assert "1. [Re-check]" in text and "ana clicked" in text
+    assert "leo typed" in text and "no playbook `frobnicate`" in text
+    assert (tmp_path / "t.html").exists()
