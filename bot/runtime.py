@@ -104,7 +104,15 @@ class Runtime:
         if not task.cancelled() and task.exception():
             logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float = 10.0) -> None:
+        """Finish the follow-ups already accepted (up to ``grace_seconds``), then stop everything.
+
+        Long tasks (a rollback being followed) are cancelled: the next start resumes them from the
+        database, or reports them as interrupted."""
+        try:
+            await asyncio.wait_for(self.jobs.join(), grace_seconds)
+        except TimeoutError:
+            logger.warning("stopping with follow-ups still queued")
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -199,3 +199,27 @@ async def test_no_secret_reaches_the_logs(make_bot, slack, signer):
     for secret in ("xoxb-1111-2222-abcdefabcdef", "hunter2", SIGNING_SECRET, "xoxb-emulator-token"):
         assert secret not in logged
         assert all(secret not in r.arguments for r in rows)
+
+
+async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer, sqlite_url):
+    from bot.composition import registrars
+    from bot.config import parse_services
+    from bot.emulators.target import TargetEmulator
+    from bot.sandbox import start_bot
+    from bot.store.migrate import upgrade_async
+    from tests.conftest import bot_settings
+
+    target = TargetEmulator()
+    url = await target.start()
+    target.set_fault("/ready", "slow", ms=500)  # the probe is still running when the stop comes
+    settings = bot_settings(slack.url, sqlite_url)
+    await upgrade_async(settings.DATABASE_URL)
+    bot = await start_bot(settings, parse_services(f'[[services]]\nname = "backend"\nurl = "{url}"\n'), registrars())
+    try:
+        resp = await _post(bot, signer.slash_command("/health", "backend", user_id="U1",
+                                                     response_url=slack.response_url()))
+        assert resp.status_code == 200
+    finally:
+        await bot.stop()
+        await target.stop()
+    assert [r.payload["response_type"] for r in slack.responses] == ["in_channel"]
