@@ -184,11 +184,14 @@ async def test_rollback_goes_through_the_stages_and_replaces_the_active_deployme
     seen = []
     deadline = time.monotonic() + 3
     while (not seen or seen[-1] != "SUCCESS") and time.monotonic() < deadline:
+        # The old one is read first: if the new one is still not SUCCESS after that read, the old one
+        # must have been serving at it (reading them the other way round races a stage change).
+        live = await status_of(http, emulator, "live")
         status = await status_of(http, emulator, new.id)
+        if status != "SUCCESS":
+            assert live == "SUCCESS"  # still serving meanwhile
         if not seen or seen[-1] != status:
             seen.append(status)
-            if status != "SUCCESS":
-                assert await status_of(http, emulator, "live") == "SUCCESS"  # still serving meanwhile
         await asyncio.sleep(0.02)
     assert seen == ["QUEUED", "BUILDING", "DEPLOYING", "SUCCESS"]
     assert await status_of(http, emulator, "live") == "REMOVED"

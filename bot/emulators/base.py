@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+import signal
+from typing import Protocol, Self
 
 from aiohttp import web
 
@@ -35,3 +37,21 @@ class LoopbackServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class Servable(Protocol):
+    async def start(self, host: str = ..., port: int = ...) -> str: ...
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(server: Servable, host: str, port: int, suffix: str = "") -> None:
+    """Run an emulator standalone: start it, print its URL (plus ``suffix``), stop on SIGINT or SIGTERM."""
+    print(await server.start(host, port) + suffix, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

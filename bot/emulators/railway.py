@@ -27,7 +27,6 @@ import asyncio
 import json
 import math
 import os
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -40,7 +39,7 @@ import graphql
 from aiohttp import web
 
 import bot
-from bot.emulators.base import LoopbackServer
+from bot.emulators.base import LoopbackServer, serve_until_signalled
 from bot.emulators.railway_world import DeploymentRecord, LogRecord, World, WorldError, iso, parse_when
 from bot.i18n import t
 
@@ -498,22 +497,10 @@ def _parser(lang: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    emulator = RailwayEmulator(args.world, stage_seconds=args.stage_seconds)
-    await emulator.start(args.host, args.port)
-    print(emulator.graphql_url, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await emulator.stop()
-
-
 def main(argv: list[str] | None = None) -> int:
-    asyncio.run(_serve(_parser(os.environ.get("CHATOPS_LANGUAGE")).parse_args(argv)))
+    args = _parser(os.environ.get("CHATOPS_LANGUAGE")).parse_args(argv)
+    emulator = RailwayEmulator(args.world, stage_seconds=args.stage_seconds)
+    asyncio.run(serve_until_signalled(emulator, args.host, args.port, suffix="/graphql/v2"))
     return 0
 
 

@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import secrets
-import signal
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
@@ -34,7 +33,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.emulators.base import LoopbackServer
+from bot.emulators.base import LoopbackServer, serve_until_signalled
 from bot.emulators.slack_workspace import ApiError, SlackWorkspace
 from bot.i18n import t
 from bot.redact import redact
@@ -351,19 +350,6 @@ def _parser(lang: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(host: str, port: int, world: dict[str, Any]) -> None:
-    emulator = SlackEmulator(bot_token=os.environ.get("SLACK_BOT_TOKEN") or DEFAULT_BOT_TOKEN, **world)
-    print(await emulator.start(host, port), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await emulator.stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     """``--config`` is a JSON file with any of: users, usergroups, channels, allow_channel_create, strict,
     team_id, bot_user_id. The bot token is ``SLACK_BOT_TOKEN`` when set (so the app and the emulator agree)."""
@@ -372,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.config:
         with open(args.config, encoding="utf-8") as fh:
             world = json.load(fh)
-    asyncio.run(_serve(args.host, args.port, world))
+    emulator = SlackEmulator(bot_token=os.environ.get("SLACK_BOT_TOKEN") or DEFAULT_BOT_TOKEN, **world)
+    asyncio.run(serve_until_signalled(emulator, args.host, args.port))
     return 0
 
 

@@ -41,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulators import target_cors as cors
+from bot.emulators.base import serve_until_signalled
 
 FAULT_KINDS = frozenset({"refused", "hang", "slow", "status", "wrong_shape", "not_json", "huge_body",
                          "gzip_bomb", "redirect_loop", "redirect", "body"})
@@ -408,17 +409,6 @@ class TargetEmulator:
                                   "faults": {k: {"kind": f.kind, **f.params} for k, f in self.faults.items()}})
 
 
-async def _main(args: argparse.Namespace) -> None:
-    emu = TargetEmulator(args.profile, cors_origin=args.cors_origin, frontend_url=args.frontend_url,
-                         git_sha=args.git_sha)
-    url = await emu.start(args.host, args.port)
-    print(url, flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await emu.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Target backend emulator (ivan-reseller-web health endpoints).")
     parser.add_argument("--host", default="127.0.0.1")
@@ -427,10 +417,10 @@ def main() -> None:
     parser.add_argument("--cors-origin", default="https://app.example.test, https://www.example.org/")
     parser.add_argument("--frontend-url", default=None)
     parser.add_argument("--git-sha", default=None)
-    try:
-        asyncio.run(_main(parser.parse_args()))
-    except KeyboardInterrupt:
-        pass
+    args = parser.parse_args()
+    emulator = TargetEmulator(args.profile, cors_origin=args.cors_origin, frontend_url=args.frontend_url,
+                              git_sha=args.git_sha)
+    asyncio.run(serve_until_signalled(emulator, args.host, args.port))
 
 
 if __name__ == "__main__":
