@@ -10,7 +10,6 @@ class ActionId(StrEnum):
     DIAGNOSE_RUN = "diagnose.run"
     ROLLBACK_APPROVE = "rollback.approve"
     ROLLBACK_REJECT = "rollback.reject"
-    ROLLBACK_REQUEST = "rollback.request"
     INCIDENT_RESOLVE = "incident.resolve"
     PLAYBOOK_ACTION = "playbook.action"
     INCIDENT_ROLLBACK = "incident.rollback"
