@@ -162,5 +162,7 @@ def build_runtime(settings: Settings, config: ServicesFile) -> Runtime:
         audit=AuditWriter(store),
         railway=railway,
         prober=Prober(http, auth_header=settings.CHATOPS_HEALTH_AUTH,
+                      endpoint_timeout=settings.CHATOPS_PROBE_TIMEOUT_SECONDS,
+                      total_timeout=settings.CHATOPS_PROBE_BUDGET_SECONDS,
                       profile_base=config.path.parent if config.path else None),
     )

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     CHATOPS_HEALTH_AUTH: str | None = None
     # Secret path token for Railway deployment webhooks (unsigned by Railway).
     CHATOPS_WEBHOOK_TOKEN: str | None = None
+    # Health probes: each endpoint's timeout, and the bound on a whole report (seconds).
+    CHATOPS_PROBE_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    CHATOPS_PROBE_BUDGET_SECONDS: float = Field(default=8.0, gt=0)
     # Following a rollback's new deployment: poll interval and bound (seconds).
     CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
     CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
