@@ -11,7 +11,7 @@ Secrets never leave the process. What is removed:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 MASK = "[redacted]"
@@ -89,7 +89,3 @@ def redact_mapping(values: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-def redact_all(items: Iterable[str]) -> list[str]:
-    return [redact(i) for i in items]

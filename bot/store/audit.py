@@ -19,22 +19,6 @@ _MAX_ARGUMENTS = 2000
 logger = logging.getLogger(__name__)
 
 
-async def record(store: Store, *, kind: str, name: str, outcome: str, team_id: str | None = None,
-                 user_id: str | None = None, channel_id: str | None = None, arguments: str = "",
-                 detail: str = "", correlation_id: str | None = None, trigger_id: str | None = None,
-                 subject: str | None = None) -> int:
-    """Append one audit row (arguments and detail redacted and bounded)."""
-    entry = AuditEntry(
-        at=utcnow(), kind=kind, name=name[:255], outcome=outcome[:64], team_id=team_id, user_id=user_id,
-        channel_id=channel_id, arguments=redact(arguments)[:_MAX_ARGUMENTS], detail=redact(detail)[:4000],
-        correlation_id=correlation_id, trigger_id=trigger_id, subject=subject,
-    )
-    async with store.session() as session:
-        session.add(entry)
-        await session.flush()
-        return entry.id
-
-
 async def entries(store: Store, *, subject: str | None = None, limit: int = 1000) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.id).limit(limit)
     if subject is not None:

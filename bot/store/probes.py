@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlalchemy import select
-
 from bot.store.db import Store
 from bot.store.models import ProbeResult
 
@@ -33,10 +31,3 @@ async def save_reports(store: Store, reports: Iterable[_Report], source: str = "
     async with store.session() as session:
         session.add_all(rows)
     return len(rows)
-
-
-async def history(store: Store, service: str, limit: int = 200) -> list[ProbeResult]:
-    query = (select(ProbeResult).where(ProbeResult.service == service)
-             .order_by(ProbeResult.id.desc()).limit(limit))
-    async with store.session() as session:
-        return list((await session.scalars(query)).all())
