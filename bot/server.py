@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.app import Registrar, build_bolt_app
 from bot.runtime import Runtime
+from bot.store.audit import forget_old_triggers
 from bot.store.migrate import current_revision, head_revision, upgrade_async
 from bot.web import build_web_app
 
@@ -47,6 +48,8 @@ async def start_runtime(rt: Runtime) -> None:
     rt.audit.start()
     rt.jobs.start()
     await identify_bot(rt)
+    # Slack rejects requests older than 5 minutes, so older trigger ids can never be replayed.
+    rt.periodic_hooks.append(lambda: forget_old_triggers(rt.store))
 
 
 async def run_http(rt: Runtime, registrars: Iterable[Registrar], host: str, port: int,

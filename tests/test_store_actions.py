@@ -85,3 +85,22 @@ async def test_only_one_pending_request_per_service_and_change(db_url):
         assert again.status == actions.PENDING
     finally:
         await store.dispose()
+
+
+async def test_trigger_ids_are_remembered_for_the_replay_window_then_forgotten(db_url):
+    from sqlalchemy import update
+
+    from bot.store.audit import claim_trigger, forget_old_triggers
+    from bot.store.models import SeenRequest, utcnow
+
+    store = await _store(db_url)
+    try:
+        assert await claim_trigger(store, "old") and await claim_trigger(store, "new")
+        async with store.session() as session:
+            await session.execute(update(SeenRequest).where(SeenRequest.trigger_id == "old")
+                                  .values(at=utcnow() - timedelta(minutes=11)))
+        await forget_old_triggers(store)
+        assert not await claim_trigger(store, "new")  # still inside the window: a replay
+        assert await claim_trigger(store, "old")  # forgotten: the row was removed
+    finally:
+        await store.dispose()
