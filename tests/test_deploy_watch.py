@@ -5,14 +5,13 @@ the webhook route checks its token, its project, duplicates and order, and trust
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from bot.emulators.railway import RailwayEmulator
-from bot.emulators.target import TargetEmulator
 from bot.ids import ActionId
 from bot.store import incidents as store
 from tests.conftest import eventually
-from tests.test_incidents_outage import ENVIRONMENT, PROJECT, SERVICE, WORLD, action_ids, texts
+from tests.test_incidents_outage import ENVIRONMENT, PROJECT, SERVICE, action_ids, texts
+
+pytest_plugins = ["tests.incident_fixtures"]
 
 TOKEN = "whk-5f0c2a9e7d1b4c3a8e6f0a1b2c3d4e5f"
 CONFIG = """
@@ -38,22 +37,6 @@ failures_to_open = 1
 deploy_poll_seconds = {poll}
 summary_interval_seconds = 0.1
 """
-
-
-@pytest.fixture
-async def target():
-    emu = TargetEmulator()
-    await emu.start()
-    yield emu
-    await emu.stop()
-
-
-@pytest.fixture
-async def railway():
-    emu = RailwayEmulator(WORLD)
-    await emu.start()
-    yield emu
-    await emu.stop()
 
 
 async def start(make_bot, target, railway, *, poll: float, **settings):

@@ -17,9 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.blockkit import MAX_BLOCKS, message_problems
-from bot.emulators.railway import RailwayEmulator
 from bot.emulators.slack import SlackEmulator
-from bot.emulators.target import TargetEmulator
 from bot.ids import ActionId
 from bot.incident_policy import pressure_of
 from bot.incidents import channel_name, slug, with_suffix
@@ -27,6 +25,8 @@ from bot.store import incidents as store
 from bot.store.incidents import Incident
 from playbooks.base import Evidence, Finding
 from tests.conftest import BOT_TOKEN, eventually
+
+pytest_plugins = ["tests.incident_fixtures"]
 
 PROJECT, ENVIRONMENT, SERVICE = "p-0001", "e-0001", "s-0001"
 WORLD = {
@@ -76,22 +76,6 @@ async def slack():
              "U0CARL": {"real_name": "Carl Diaz"}}
     emu = SlackEmulator(bot_token=BOT_TOKEN, users=users, usergroups={"S0ONCALL": ["U0CARL"]},
                         channels={"C0GENERAL": "general", "C0INCIDENTS": "incidents"})
-    await emu.start()
-    yield emu
-    await emu.stop()
-
-
-@pytest.fixture
-async def target():
-    emu = TargetEmulator()
-    await emu.start()
-    yield emu
-    await emu.stop()
-
-
-@pytest.fixture
-async def railway():
-    emu = RailwayEmulator(WORLD)
     await emu.start()
     yield emu
     await emu.stop()
