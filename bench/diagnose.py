@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/diagnose.py [--runs 20] [--no-write]
 
-The target emulator (the backend) and the Railway emulator (bot/emulators/worlds/demo.json, with the
+The target emulator (the backend) and the Railway emulator (sandbox/emulators/worlds/demo.json, with the
 PostgreSQL service's DATABASE_URL pointing at this machine's PostgreSQL so the connection attempt is
 real) run in a child process, so their CPU is not the bot's. Each run does what the Slack handler
 does after its ack, minus the Slack call: a fresh Railway client (ids resolved again), the four
@@ -29,14 +29,14 @@ from results import write_section
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.blockkit import message_problems  # noqa: E402
-from bot.config import parse_services  # noqa: E402
+from bot.config.services import parse_services  # noqa: E402
 from bot.railway import RailwayClient  # noqa: E402
+from bot.render.blocks import message_problems  # noqa: E402
 from bot.render.diagnose import diagnose_message  # noqa: E402
 from bot.runtime import build_http_client  # noqa: E402
 from playbooks import PlaybookContext, playbook_names, run_playbooks  # noqa: E402
 
-WORLD = ROOT / "bot" / "emulators" / "worlds" / "demo.json"
+WORLD = ROOT / "sandbox" / "emulators" / "worlds" / "demo.json"
 LOCAL_PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres:bench-password@127.0.0.1:5432/test")
 TARGET_S = 3.0
 
@@ -52,8 +52,8 @@ def _world() -> dict:
 
 def _serve(conn) -> None:
     """Child process: both emulators on loopback until the parent closes the pipe."""
-    from bot.emulators.railway import RailwayEmulator
-    from bot.emulators.target import TargetEmulator
+    from sandbox.emulators.railway import RailwayEmulator
+    from sandbox.emulators.target import TargetEmulator
 
     async def main() -> None:
         target = TargetEmulator(cors_origin="https://www.ivanreseller.com,https://ivanreseller.com",

@@ -31,7 +31,7 @@ from results import write_section
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import ServiceConfig  # noqa: E402
+from bot.config.services import ServiceConfig  # noqa: E402
 from bot.probe import Coalescer, Prober, probe_key  # noqa: E402
 from bot.probe.http import probe_client  # noqa: E402
 from bot.probe.profiles import load_profile  # noqa: E402
@@ -47,7 +47,7 @@ def _paths() -> list[str]:
 
 def _serve(count: int, conn) -> None:
     """Child process: ``count`` runbook-era emulators (7 endpoints each, all answering 200), delayed."""
-    from bot.emulators.target import TargetEmulator
+    from sandbox.emulators.target import TargetEmulator
 
     async def serve() -> None:
         rng = random.Random(7)

@@ -23,11 +23,11 @@ import aiohttp
 import asyncpg
 from results import write_section
 
-from bot.emulators.railway import RailwayEmulator
-from bot.emulators.signer import SlackRequestSigner
-from bot.emulators.slack import SlackEmulator
-from bot.emulators.target import TargetEmulator
-from bot.sandbox import migrate_with_cli, start_server_process
+from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.signer import SlackRequestSigner
+from sandbox.emulators.slack import SlackEmulator
+from sandbox.emulators.target import TargetEmulator
+from sandbox.runner import migrate_with_cli, start_server_process
 
 SECRET = "bench-signing-secret-0123456789"
 TOKEN = "xoxb-bench-token"

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import ChatopsError
+from bot.common.errors import ChatopsError
 from bot.runtime import Runtime
-from bot.slack_scopes import REQUIRED_SCOPES
+from bot.slack.scopes import REQUIRED_SCOPES
 from bot.store.migrate import current_revision, head_revision
 
 

@@ -16,15 +16,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import ServicesFile
-from bot.jobs import JobPool
+from bot.common.jobs import JobPool
+from bot.config.services import ServicesFile
+from bot.config.settings import Settings
 from bot.probe import Prober
 from bot.probe.http import probe_client
 from bot.railway import RailwayClient
-from bot.settings import Settings
+from bot.slack.user_languages import UserLanguages
 from bot.store import Store
 from bot.store.audit import AuditWriter
-from bot.user_languages import UserLanguages
 
 logger = logging.getLogger(__name__)
 

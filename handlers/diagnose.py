@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.followup import schedule
 from bot.i18n import t
-from bot.ids import ActionId
 from bot.render.diagnose import diagnose_message
 from bot.runtime import Runtime
+from bot.slack.action_ids import ActionId
+from bot.slack.followup import schedule
 from playbooks.base import PlaybookContext
 from playbooks.registry import ALL, playbook_names, run_playbooks
 

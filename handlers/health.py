@@ -6,14 +6,14 @@ import asyncio
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import ChatopsError
-from bot.followup import schedule
+from bot.common.errors import ChatopsError
 from bot.i18n import t
-from bot.ids import ActionId
 from bot.probe import Coalescer, probe_key, resolve_targets
 from bot.render.health import health_message
 from bot.runtime import Runtime
-from bot.slack_context import MAX_COMMAND_TEXT
+from bot.slack.action_ids import ActionId
+from bot.slack.followup import schedule
+from bot.slack.request import MAX_COMMAND_TEXT
 from bot.store.probes import save_reports
 
 

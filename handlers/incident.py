@@ -11,15 +11,15 @@ from dataclasses import dataclass, replace
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import ChatopsError
-from bot.followup import schedule
+from bot.common.errors import ChatopsError
 from bot.i18n import t
-from bot.ids import ActionId
-from bot.incident_policy import is_failing, signal_from_report
-from bot.incidents import Incidents
+from bot.incidents.policy import is_failing, signal_from_report
+from bot.incidents.service import Incidents
 from bot.render.incident import summary_message
 from bot.runtime import Runtime
-from bot.slack_context import MAX_COMMAND_TEXT
+from bot.slack.action_ids import ActionId
+from bot.slack.followup import schedule
+from bot.slack.request import MAX_COMMAND_TEXT
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
 from bot.store.probes import save_reports

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import ChatopsError
-from bot.followup import schedule
+from bot.changes.runner import RollbackRefused
+from bot.changes.slack_flow import RollbackFlow
+from bot.common.errors import ChatopsError
 from bot.i18n import t
-from bot.ids import ActionId
-from bot.rollback import RollbackRefused
-from bot.rollback_flow import RollbackFlow
 from bot.runtime import Runtime
-from bot.slack_context import MAX_COMMAND_TEXT
+from bot.slack.action_ids import ActionId
+from bot.slack.followup import schedule
+from bot.slack.request import MAX_COMMAND_TEXT
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 

@@ -5,7 +5,7 @@ a verdict, a one-line cause, the evidence, the steps to fix it and the actions t
 buttons. Findings are plain data; only ``bot.render.diagnose`` turns them into Block Kit or text.
 
 Strings in a Finding are already rendered in the context's language (``PlaybookContext.t``) and pass
-through ``bot.redact.redact`` once more when built: a value read from Railway or a log line never
+through ``bot.common.redact.redact`` once more when built: a value read from Railway or a log line never
 carries a secret out of the process.
 """
 
@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import httpx
 
-from bot.config import ServiceConfig, ServicesFile
+from bot.common.redact import redact
+from bot.config.services import ServiceConfig, ServicesFile
 from bot.i18n import t
-from bot.redact import redact
 
 Verdict = Literal["ok", "problem", "unknown"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "problem", "unknown")

@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from bot.logscan import LogScan
+from bot.changes.logscan import LogScan
 from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import pgconnect

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.errors import ChatopsError
-from bot.logscan import LogScan, scan
+from bot.changes.logscan import LogScan, scan
+from bot.common.errors import ChatopsError
 from bot.probe.fetch import Fetched, FetchFailure, fetch
 from bot.probe.profiles import Endpoint, Profile, load_profile
 from bot.railway.models import Deployment, LogLine, Metrics, SecretVariables, ServiceIds

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 
-from bot.redact import redact
+from bot.common.redact import redact
 
 SCHEMES = ("postgresql", "postgres")
 # The backend's lookup order (target-backend.md §4), then any *DATABASE*/*POSTGRES* variable

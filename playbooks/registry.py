@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterable
 from functools import cache
 
-from bot.errors import ChatopsError
-from bot.redact import redact
+from bot.common.errors import ChatopsError
+from bot.common.redact import redact
 from playbooks.base import Finding, Playbook, PlaybookContext
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from bot.config import ServicesFile, parse_services
-from bot.sandbox import RunningBot, start_bot
-from bot.settings import Settings, load_settings
+from bot.config.services import ServicesFile, parse_services
+from bot.config.settings import Settings, load_settings
 from bot.store.migrate import upgrade_async
+from sandbox.runner import RunningBot, start_bot
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -67,7 +67,7 @@ def db_url(request) -> str:
 
 @pytest.fixture
 async def slack() -> AsyncIterator:
-    from bot.emulators.slack import SlackEmulator
+    from sandbox.emulators.slack import SlackEmulator
 
     emu = SlackEmulator(bot_token=BOT_TOKEN, usergroups={"S0SRE": ["U0MAY", "U0SAM"]},
                         users={"U0ESP": {"name": "esp", "locale": "es-ES"}})
@@ -78,7 +78,7 @@ async def slack() -> AsyncIterator:
 
 @pytest.fixture
 def signer():
-    from bot.emulators.signer import SlackRequestSigner
+    from sandbox.emulators.signer import SlackRequestSigner
 
     return SlackRequestSigner(SIGNING_SECRET)
 
@@ -95,7 +95,7 @@ async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
     The database is migrated first (as the release step does). A test that passes ``pg_url`` or
     ``db_url`` names that fixture before ``make_bot`` so the database outlives the bot.
     """
-    from bot.composition import registrars
+    from bot.main import registrars
 
     running: list[RunningBot] = []
 
@@ -130,8 +130,8 @@ async def eventually(predicate: Callable, timeout: float = 5.0, interval: float 
 @pytest.fixture
 async def rollback_env() -> AsyncIterator:
     """The Railway emulator (demo world, fast stages) and the target emulator, started."""
-    from bot.emulators.railway import RailwayEmulator
-    from bot.emulators.target import TargetEmulator
+    from sandbox.emulators.railway import RailwayEmulator
+    from sandbox.emulators.target import TargetEmulator
     from tests.rollback_env import RollbackEnv
 
     railway = RailwayEmulator(stage_seconds=0.05)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulators.railway import RailwayEmulator
-from bot.emulators.target import TargetEmulator
+from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.target import TargetEmulator
 from tests.test_incidents_outage import WORLD
 
 

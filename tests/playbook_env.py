@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from bot.config import parse_services
-from bot.emulators.railway import RailwayEmulator
-from bot.emulators.target import TargetEmulator
+from bot.config.services import parse_services
 from bot.railway import RailwayClient
 from playbooks.base import PlaybookContext
+from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.target import TargetEmulator
 
 PROJECT_ID = "5b0f3c1e-8a2d-4f6b-9c3e-1d7a2b4c6e80"
 ENV_ID = "c9e2a7d4-3b1f-4e8a-a6d5-7f0b9c2e4a11"

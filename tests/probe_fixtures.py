@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.emulators.target import TargetEmulator
 from bot.probe.http import probe_client
+from sandbox.emulators.target import TargetEmulator
 
 
 @pytest.fixture

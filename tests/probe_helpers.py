@@ -6,7 +6,7 @@ import socket
 
 import httpx
 
-from bot.config import ServiceConfig
+from bot.config.services import ServiceConfig
 from bot.probe import Prober
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.emulators.railway import RailwayEmulator
-from bot.emulators.target import TargetEmulator
+from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.target import TargetEmulator
 
 RAILWAY_TOKEN = "demo-api-token"
 CURRENT = "5e1b7a6f-1c8d-4bde-8a7f-d6c9b2e5f0a6"

@@ -1,10 +1,10 @@
-"""bot.blockkit: every limit of slack-platform.md §4, at the limit (accepted) and one past it (reported)."""
+"""bot.render.blocks: every limit of slack-platform.md §4, at the limit (accepted) and one past it (reported)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.blockkit import block_problems, message_problems
+from bot.render.blocks import block_problems, message_problems
 
 
 def text(value: str, kind: str = "plain_text") -> dict:

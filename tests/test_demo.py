@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.demo import run_demo
+from sandbox.demo import run_demo
 
 EXPECTED = {
     "en": ["BACKEND: HEALTHY", "created the channel #inc-", "pinned the incident summary", "DIAGNOSIS OF BACKEND",
@@ -41,7 +41,7 @@ async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang,
 
 
 async def test_interactive_mode_takes_commands_and_buttons_from_the_terminal(tmp_path):
-    from bot.sandbox import chatops_executable
+    from sandbox.runner import chatops_executable
 
     proc = await asyncio.create_subprocess_exec(
         chatops_executable(), "demo", "--interactive", "--lang", "en", "--transcript", str(tmp_path / "t.html"),

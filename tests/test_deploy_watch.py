@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.ids import ActionId
+from bot.slack.action_ids import ActionId
 from bot.store import incidents as store
 from tests.conftest import eventually
 from tests.test_incidents_outage import ENVIRONMENT, PROJECT, SERVICE, action_ids, texts

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.blockkit import MAX_BLOCKS, message_problems
-from bot.ids import ActionId
+from bot.render.blocks import MAX_BLOCKS, message_problems
 from bot.render.diagnose import PLAYBOOK_ACTION, diagnose_message, diagnose_text
+from bot.slack.action_ids import ActionId
 from playbooks import run_playbooks
 from playbooks.base import Action, Evidence, Finding
 from tests.playbook_env import environment
@@ -112,8 +112,8 @@ async def test_real_findings_of_every_playbook_render_within_limits(lang: str) -
 
 def test_catalogues_have_the_same_keys_and_survive_redaction() -> None:
     """Every Finding string passes through redact(): no message may look like a secret to it."""
+    from bot.common.redact import redact
     from bot.i18n import catalogue
-    from bot.redact import redact
 
     en = {k: v for k, v in catalogue("en").items() if k.startswith("diagnose.")}
     es = {k: v for k, v in catalogue("es").items() if k.startswith("diagnose.")}

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from bot.ids import ActionId
+from bot.slack.action_ids import ActionId
 from tests.conftest import eventually
 
 CHANNEL = "C0OPS"

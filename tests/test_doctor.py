@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.emulators.slack import SlackEmulator
 from bot.store.migrate import upgrade_async
+from sandbox.emulators.slack import SlackEmulator
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.rollback_env import RAILWAY_TOKEN
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.blockkit import message_problems
-from bot.ids import ActionId
 from bot.probe.models import Drift, EndpointResult, ServiceReport
+from bot.render.blocks import message_problems
 from bot.render.health import health_message, health_table
+from bot.slack.action_ids import ActionId
 from tests.probe_helpers import prober, service
 
 pytest_plugins = ["tests.probe_fixtures"]

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from bot.emulators.target import TargetEmulator
-from bot.ids import ActionId
+from bot.slack.action_ids import ActionId
+from sandbox.emulators.target import TargetEmulator
 from tests.conftest import eventually
 
 CHANNEL = "C0OPS"

@@ -12,9 +12,8 @@ from jinja2 import meta
 from bot.i18n import LANGUAGES, _environment, catalogue, t
 
 ROOT = Path(__file__).resolve().parents[1]
-USER_FACING_DIRS = ["handlers", "playbooks", "bot/render", "bot/cli"]
-USER_FACING_FILES = ["bot/app.py", "bot/web.py", "bot/followup.py", "bot/rollback_flow.py", "bot/verify.py",
-                     "bot/demo.py", "bot/incidents.py", "bot/monitor.py", "bot/deploy_watch.py"]
+USER_FACING_DIRS = ["handlers", "playbooks", "bot/render", "bot/cli", "bot/slack", "bot/changes", "bot/incidents"]
+USER_FACING_FILES = ["sandbox/demo.py", "sandbox/cli.py"]
 TALKING_CALLS = {"print", "ack", "respond", "say", "tell", "post", "update", "ephemeral"}
 TALKING_KEYWORDS = {"text", "title", "label", "header"}
 
@@ -45,7 +44,7 @@ def test_each_message_compiles_in_both_languages():
 
 
 def test_whole_templates_exist_in_both_languages_with_the_same_variables():
-    folders = {lang: ROOT / "bot" / "templates" / lang for lang in LANGUAGES}
+    folders = {lang: ROOT / "bot" / "i18n" / "templates" / lang for lang in LANGUAGES}
     names = {lang: sorted(p.name for p in folder.glob("*.j2")) for lang, folder in folders.items()}
     assert names["en"] == names["es"] and names["en"]
     for name in names["en"]:

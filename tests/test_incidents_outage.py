@@ -16,14 +16,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.blockkit import MAX_BLOCKS, message_problems
-from bot.emulators.slack import SlackEmulator
-from bot.ids import ActionId
-from bot.incident_policy import pressure_of
-from bot.incidents import channel_name, slug, with_suffix
+from bot.incidents.policy import pressure_of
+from bot.incidents.service import channel_name, slug, with_suffix
+from bot.render.blocks import MAX_BLOCKS, message_problems
+from bot.slack.action_ids import ActionId
 from bot.store import incidents as store
 from bot.store.incidents import Incident
 from playbooks.base import Evidence, Finding
+from sandbox.emulators.slack import SlackEmulator
 from tests.conftest import BOT_TOKEN, eventually
 
 pytest_plugins = ["tests.incident_fixtures"]

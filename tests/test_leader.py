@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from bot.emulators.target import TargetEmulator
-from bot.leader import LeaseRow
+from bot.incidents.leadership import LeaseRow
 from bot.store import Store
 from bot.store.migrate import upgrade_async
+from sandbox.emulators.target import TargetEmulator
 from tests.conftest import eventually
 
 LEASE = 1.0

@@ -1,4 +1,4 @@
-"""bot.logscan against the backend's real log lines (target-backend.md §4-§7)."""
+"""bot.changes.logscan against the backend's real log lines (target-backend.md §4-§7)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.logscan import PATTERNS, blocks, clean, scan
+from bot.changes.logscan import PATTERNS, blocks, clean, scan
 from bot.railway.models import LogLine
 from tests.shared import shared_path
 

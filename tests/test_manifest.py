@@ -14,7 +14,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from bot.slack_scopes import REQUIRED_SCOPES
+from bot.slack.scopes import REQUIRED_SCOPES
 from tests.shared import shared_path
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"

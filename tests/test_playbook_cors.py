@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from bot.emulators import target_cors
 from playbooks import cors, cors_rules
 from playbooks.base import Finding
+from sandbox.emulators import target_cors
 from tests.playbook_env import environment
 
 

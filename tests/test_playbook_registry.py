@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.config import parse_services
+from bot.config.services import parse_services
 from playbooks import ALL, get_playbook, playbook_names, playbooks_for_symptom, run_playbooks
 from playbooks.base import Evidence, Finding, Playbook, PlaybookContext
 from playbooks.registry import run_one, select

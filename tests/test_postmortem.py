@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from bot.incident_policy import Durations, WatchSettings, durations
+from bot.incidents.policy import Durations, WatchSettings, durations
 from bot.render.incident import IncidentView, final_summary_message, postmortem_markdown
 from bot.store import Store
 from bot.store import incidents as store

@@ -13,8 +13,8 @@ import tracemalloc
 
 import pytest
 
-from bot.emulators.target import TargetEmulator
 from bot.probe.models import ENDPOINT_VERDICTS
+from sandbox.emulators.target import TargetEmulator
 from tests.probe_helpers import by_path, closed_port, prober, service
 
 pytest_plugins = ["tests.probe_fixtures"]

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot.config import parse_services
-from bot.errors import ConfigError
+from bot.common.errors import ConfigError
+from bot.config.services import parse_services
 from bot.i18n import catalogue
 from bot.probe.profiles import builtin_profiles, check_profiles, load_profile, reason_codes
 from tests.shared import shared_path

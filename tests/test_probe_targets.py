@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import parse_services
+from bot.config.services import parse_services
 from bot.probe import AdHocService, TargetError, resolve_targets
 
 SERVICES = parse_services("""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import railway as railway_cli
-from bot.emulators.railway import RailwayEmulator
+from sandbox.emulators.railway import RailwayEmulator
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "cli-api-token-123456"
@@ -136,11 +136,11 @@ async def test_railway_errors_exit_1_with_a_redacted_sentence(emulator, monkeypa
 
 
 def test_against_the_standalone_emulator(monkeypatch, tmp_path, capsys):
-    """``python -m bot.emulators.railway`` prints its URL; the verb reads from it."""
+    """``python -m sandbox.emulators.railway`` prints its URL; the verb reads from it."""
     world_file = tmp_path / "world.json"
     world_file.write_text(json.dumps(world()), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.emulators.railway", "--world", str(world_file)],
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox.emulators.railway", "--world", str(world_file)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()

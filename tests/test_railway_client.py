@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.config import RailwayRef
-from bot.emulators.railway import MIN_SCHEMA_PATH, RailwayEmulator
-from bot.errors import ConfigError
+from bot.common.errors import ConfigError
+from bot.config.services import RailwayRef
 from bot.i18n import catalogue
 from bot.railway import (
     ALL_DOCUMENTS,
@@ -31,6 +30,7 @@ from bot.railway import (
     ServiceIds,
     retry_after_seconds,
 )
+from sandbox.emulators.railway import MIN_SCHEMA_PATH, RailwayEmulator
 
 API = "test-api-token"
 PROJECT_TOKEN = "test-project-token"

@@ -7,8 +7,8 @@ from functools import lru_cache
 import graphql
 import pytest
 
-from bot.emulators.railway import MIN_SCHEMA_PATH
 from bot.railway.documents import ALL_DOCUMENTS, MUTATIONS
+from sandbox.emulators.railway import MIN_SCHEMA_PATH
 from tests.shared import shared_path
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.emulators.railway import MIN_SCHEMA_PATH, WORLDS, RailwayEmulator, default_schema_path
-from bot.emulators.railway_world import World, parse_when
 from bot.railway.documents import DEPLOYMENT, DEPLOYMENT_ROLLBACK, DEPLOYMENTS, VARIABLES
+from sandbox.emulators.railway import MIN_SCHEMA_PATH, WORLDS, RailwayEmulator, default_schema_path
+from sandbox.emulators.railway_world import World, parse_when
 
 TOKEN = "emu-api-token"
 SCOPED = "emu-project-token"

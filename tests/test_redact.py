@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.redact import MASK, is_secret_name, redact, redact_mapping, register_secret
+from bot.common.redact import MASK, is_secret_name, redact, redact_mapping, register_secret
 
 
 @pytest.mark.parametrize(("text", "secret"), [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import signing
+from bot.slack import signing
 from tests.shared import shared_path
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

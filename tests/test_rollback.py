@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from bot.ids import ActionId
-from bot.sandbox import migrate_with_cli, start_server_process
+from bot.slack.action_ids import ActionId
 from bot.store import actions, audit
 from bot.store.models import ActionRequest, utcnow
+from sandbox.runner import migrate_with_cli, start_server_process
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, eventually
 from tests.rollback_env import CURRENT, DEFAULT_TARGET, FAILED, POSTGRES_DEPLOYMENT, RAILWAY_TOKEN
 

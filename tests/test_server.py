@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot import metrics
-from bot.log import setup_logging
+from bot.common import metrics
+from bot.common.log import setup_logging
 from bot.store import audit
 from tests.conftest import SIGNING_SECRET, eventually
 from tests.tcp_proxy import TcpProxy
@@ -56,7 +56,7 @@ async def test_valid_signature_is_acknowledged_fast_and_audited(db_url, make_bot
 
 @pytest.mark.parametrize("case", ["bad_secret", "stale", "missing", "future"])
 async def test_bad_signatures_get_401_and_leave_no_row(make_bot, slack, signer, case):
-    from bot.emulators.signer import SlackRequestSigner
+    from sandbox.emulators.signer import SlackRequestSigner
 
     bot = await make_bot(SERVICES)
     before = _counter(metrics.UNAUTHENTICATED)
@@ -202,11 +202,11 @@ async def test_no_secret_reaches_the_logs(make_bot, slack, signer):
 
 
 async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer, sqlite_url):
-    from bot.composition import registrars
-    from bot.config import parse_services
-    from bot.emulators.target import TargetEmulator
-    from bot.sandbox import start_bot
+    from bot.config.services import parse_services
+    from bot.main import registrars
     from bot.store.migrate import upgrade_async
+    from sandbox.emulators.target import TargetEmulator
+    from sandbox.runner import start_bot
     from tests.conftest import bot_settings
 
     target = TargetEmulator()

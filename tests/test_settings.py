@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.config import load_services, parse_services
-from bot.errors import ConfigError
-from bot.settings import database_url_for_sqlalchemy, load_settings
+from bot.common.errors import ConfigError
+from bot.config.services import load_services, parse_services
+from bot.config.settings import database_url_for_sqlalchemy, load_settings
 
 
 @pytest.mark.parametrize(("name", "value"), [

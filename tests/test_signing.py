@@ -10,7 +10,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.payload_utils import is_block_actions, is_slash_command
 from slack_sdk.signature import SignatureVerifier
 
-from bot.emulators.signer import SlackRequestSigner
+from sandbox.emulators.signer import SlackRequestSigner
 
 # Slack's documented example ("Verifying requests from Slack"; slack-platform.md §1).
 VECTOR_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.emulators.slack import DEFAULT_BOT_TOKEN, SlackEmulator
+from sandbox.emulators.slack import DEFAULT_BOT_TOKEN, SlackEmulator
 
 REPO = Path(__file__).resolve().parents[1]
 USERS = {"U0ANA": {"name": "ana", "real_name": "Ana García", "locale": "es-ES", "tz": "Europe/Madrid"}}
@@ -354,7 +354,7 @@ async def test_control_api(emu):
 
 async def test_standalone_process_prints_its_url_and_serves():
     env = {**os.environ, "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": "xoxb-standalone-0000"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.emulators.slack", cwd=REPO, env=env,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox.emulators.slack", cwd=REPO, env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     try:
         url = (await asyncio.wait_for(proc.stdout.readline(), timeout=10)).decode().strip()

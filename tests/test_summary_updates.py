@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import httpx
 
-from bot.blockkit import MAX_BLOCKS, MAX_UPDATE_TEXT, message_problems
-from bot.incident_policy import WatchSettings
-from bot.redact import register_secret
+from bot.common.redact import register_secret
+from bot.incidents.policy import WatchSettings
+from bot.render.blocks import MAX_BLOCKS, MAX_UPDATE_TEXT, message_problems
 from bot.render.incident import (
     IncidentView,
     final_summary_message,
@@ -21,10 +21,10 @@ from bot.render.incident import (
     summary_message,
 )
 from bot.runtime import build_slack_client
+from bot.slack.pacing import SummaryPacer
 from bot.store import incidents as store
 from bot.store.incidents import Incident
 from bot.store.models import Event, utcnow
-from bot.summary_pacer import SummaryPacer
 from tests.conftest import bot_settings, eventually
 from tests.test_incidents_outage import texts
 

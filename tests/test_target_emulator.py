@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from bot.emulators.target import TargetEmulator
-from bot.emulators.target_cors import build_allowlist, match_origin
+from sandbox.emulators.target import TargetEmulator
+from sandbox.emulators.target_cors import build_allowlist, match_origin
 from tests.probe_helpers import closed_port
 from tests.shared import shared_path
 

@@ -8,13 +8,18 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from bot.errors import ConfigError
+from bot.common.errors import ConfigError
 
 
 def _verbs() -> list:
-    from bot.cli import demo, diagnose, doctor, health, migrate, railway, serve
+    """The bot's own verbs, then those other installed packages add through the ``chatops.verbs`` entry
+    point group (the sandbox adds ``demo``): the bot never imports them by name."""
+    from importlib.metadata import entry_points
 
-    return [serve, migrate, health, diagnose, railway, doctor, demo]
+    from bot.cli import diagnose, doctor, health, migrate, railway, serve
+
+    plugins = [entry.load() for entry in sorted(entry_points(group="chatops.verbs"), key=lambda e: e.name)]
+    return [serve, migrate, health, diagnose, railway, doctor, *plugins]
 
 
 def build_parser() -> argparse.ArgumentParser:

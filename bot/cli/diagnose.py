@@ -13,14 +13,14 @@ import json
 import os
 import sys
 
-from bot.config import load_services
-from bot.errors import ChatopsError, ConfigError
+from bot.common.errors import ChatopsError, ConfigError
+from bot.common.redact import redact
+from bot.config.services import load_services
+from bot.config.settings import load_settings
 from bot.i18n import normalise_language, t
 from bot.railway import RailwayClient
-from bot.redact import redact
 from bot.render.diagnose import diagnose_text
 from bot.runtime import build_http_client
-from bot.settings import load_settings
 from playbooks import ALL, PlaybookContext, findings_to_json, playbook_names, run_playbooks
 from playbooks.registry import DEFAULT_TIMEOUT
 

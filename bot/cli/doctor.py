@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bot.composition import make_runtime
+from bot.config.settings import load_settings
 from bot.doctor import run_checks
 from bot.i18n import t
-from bot.settings import load_settings
+from bot.main import make_runtime
 
 # Every variable a check's sentence may use, so each sentence renders whatever its check found.
 _NO_DETAIL = dict.fromkeys(("team", "user", "error", "missing", "status", "service", "verdict", "reason",

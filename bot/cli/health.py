@@ -13,14 +13,14 @@ import json
 import os
 import sys
 
-from bot.config import load_services
-from bot.errors import ChatopsError, ConfigError
+from bot.common.errors import ChatopsError, ConfigError
+from bot.config.services import load_services
+from bot.config.settings import load_settings
 from bot.i18n import normalise_language, t
 from bot.probe import Prober, TargetError, reports_to_json, resolve_targets
 from bot.probe.http import probe_client
 from bot.probe.profiles import load_profile
 from bot.render.health import health_table
-from bot.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bot.config.settings import load_settings
 from bot.i18n import t
-from bot.settings import load_settings
 from bot.store.migrate import head_revision, upgrade
 
 

@@ -12,12 +12,12 @@ import sys
 
 import httpx
 
-from bot.config import load_services
-from bot.errors import ConfigError
+from bot.common.errors import ConfigError
+from bot.common.redact import redact
+from bot.config.services import load_services
+from bot.config.settings import load_settings
 from bot.i18n import normalise_language, plain_date, t
 from bot.railway import Deployment, RailwayClient, RailwayError, format_time
-from bot.redact import redact
-from bot.settings import load_settings
 
 _MESSAGE_WIDTH = 50
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bot.composition import background_jobs, make_runtime, registrars
-from bot.log import setup_logging
-from bot.server import serve
-from bot.settings import load_settings, require
+from bot.common.log import setup_logging
+from bot.config.settings import load_settings, require
+from bot.main import background_jobs, make_runtime, registrars
+from bot.serve import serve
 
 
 def register(sub: argparse._SubParsersAction) -> None:

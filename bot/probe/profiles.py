@@ -1,6 +1,6 @@
 """Health profiles: which endpoints a service has and what healthy looks like, as TOML data.
 
-Built-in profiles live in ``bot/profiles/<name>.toml``; a service may instead name its own file
+Built-in profiles live in ``bot/config/profiles/<name>.toml``; a service may instead name its own file
 (``profile = "ops/my-backend.toml"``, relative to the services file). A profile is validated when
 loaded, and a mistake names the file and the key.
 """
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.common.errors import ConfigError
 from bot.i18n import catalogue
 
 Verdict = Literal["ok", "degraded", "down"]
@@ -137,7 +137,7 @@ def reason_codes() -> frozenset[str]:
 
 
 def builtin_profiles() -> list[str]:
-    folder = resources.files("bot").joinpath("profiles")
+    folder = resources.files("bot.config").joinpath("profiles")
     return sorted(e.name.removesuffix(".toml") for e in folder.iterdir() if e.name.endswith(".toml"))
 
 
@@ -163,7 +163,7 @@ def parse_profile(text: str, source: str) -> Profile:
 
 @lru_cache(maxsize=16)
 def _builtin(name: str) -> Profile:
-    entry = resources.files("bot").joinpath("profiles", f"{name}.toml")
+    entry = resources.files("bot.config").joinpath("profiles", f"{name}.toml")
     return parse_profile(entry.read_text(encoding="utf-8"), f"profile {name}")
 
 

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bot.config import ServicesFile
-from bot.errors import ChatopsError
+from bot.common.errors import ChatopsError
+from bot.common.redact import redact
+from bot.config.services import ServicesFile
 from bot.i18n import slack_escape, t
-from bot.redact import redact
 
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,200}$")

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.common.redact import MASK, is_secret_name, redact, redact_mapping
 from bot.probe.classify import FAILURE_VERDICT, dig, is_missing, shape_problem, status_failure
 from bot.probe.fetch import Fetched, FetchFailure
 from bot.probe.models import Drift, EndpointResult
 from bot.probe.profiles import Endpoint, Profile, Rule
-from bot.redact import MASK, is_secret_name, redact, redact_mapping
 
 _NOT_JSON = object()
 # Failures that mean "the endpoint answers something else than the profile says": runbook drift.

@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bot import metrics
-from bot.config import RailwayRef
-from bot.errors import ConfigError
+from bot.common import metrics
+from bot.common.errors import ConfigError
+from bot.config.services import RailwayRef
 from bot.i18n import t
 from bot.railway.documents import ALL_DOCUMENTS, MUTATIONS
 from bot.railway.errors import (

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import ChatopsError
+from bot.common.errors import ChatopsError
+from bot.common.redact import redact
 from bot.i18n import t
-from bot.redact import redact
 
 
 class RailwayError(ChatopsError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.redact import MASK
+from bot.common.redact import MASK
 
 _FRACTION = re.compile(r"\.(\d+)")
 

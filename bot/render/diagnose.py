@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.i18n import render_document, slack_escape, t
-from bot.ids import ActionId
+from bot.slack.action_ids import ActionId
 
 PLAYBOOK_ACTION = "playbook.action"
 MAX_BLOCKS = 50
@@ -171,7 +171,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def diagnose_text(service_name: str, findings: list[Any], lang: str, color: bool = False) -> str:
-    """The findings as terminal text (``bot/templates/<lang>/diagnose.txt.j2``)."""
+    """The findings as terminal text (``bot/i18n/templates/<lang>/diagnose.txt.j2``)."""
     rows = [{
         "name": _name(f.playbook, lang),
         "playbook": f.playbook,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import format_duration, slack_escape, t
-from bot.ids import ActionId
 from bot.probe.models import Drift, EndpointResult, ServiceReport
+from bot.slack.action_ids import ActionId
 
 DETAILED_MAX = 8
 MAX_SECTION = 3000

@@ -4,7 +4,7 @@ The live summary follows incident-summaries.md §(a)/(e): header, freshness line
 fields, then impact, health, findings, actions (newest first), next steps, exit criteria, the last
 deployment and its buttons. It stays far below Slack's limits (about 15 blocks; every text clipped to
 its limit) in both languages; the timeline itself never goes in the card. The final summary and the
-postmortem are whole templates (``bot/templates/<lang>/``) fed with prepared, redacted values.
+postmortem are whole templates (``bot/i18n/templates/<lang>/``) fed with prepared, redacted values.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.i18n import format_duration, plain_date, render_document, slack_escape, t
-from bot.ids import ActionId
-from bot.incident_policy import WatchSettings, clean, durations, next_update_by
+from bot.incidents.policy import WatchSettings, clean, durations, next_update_by
 from bot.render.health import SERVICE_EMOJI, reason_text
+from bot.slack.action_ids import ActionId
 from bot.store.incidents import Incident
 from bot.store.models import ActionRequest, Event
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from bot.changes.runner import Progress
 from bot.i18n import t
-from bot.ids import ActionId
 from bot.railway.models import Deployment
-from bot.rollback import Progress
+from bot.slack.action_ids import ActionId
 from bot.store.models import ActionRequest
 
 

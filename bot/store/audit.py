@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.redact import redact
+from bot.common.redact import redact
 from bot.store.db import Store
 from bot.store.models import AuditEntry, SeenRequest, utcnow
 

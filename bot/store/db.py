@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.settings import database_url_for_sqlalchemy
+from bot.config.settings import database_url_for_sqlalchemy
 
 
 class Store:

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.settings import database_url_for_sqlalchemy
+from bot.config.settings import database_url_for_sqlalchemy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

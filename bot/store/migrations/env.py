@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.settings import database_url_for_sqlalchemy
+from bot.config.settings import database_url_for_sqlalchemy
 from bot.store.models import Base
 
 target_metadata = Base.metadata

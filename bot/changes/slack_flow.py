@@ -1,0 +1,211 @@
+"""The rollback flow around the runner: request, decide, run, report in Slack, resume, expire.
+
+Handlers (``/rollback``, the buttons) and incidents (the rollback offered on a failing deploy) call
+these functions; none of them imports Bolt. ``Tell`` sends an ephemeral sentence to the person
+who acted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.changes.approvers import ApproverDirectory
+from bot.changes.runner import (
+    ActionRunner,
+    Progress,
+    RollbackRefused,
+    check_explicit_target,
+    current_deployment,
+    deployment_summary,
+    pick_target,
+)
+from bot.changes.verification import make_verifier
+from bot.common.errors import ChatopsError
+from bot.config.services import ServiceConfig
+from bot.i18n import t
+from bot.railway.models import ServiceIds
+from bot.render.rollback import deployments_message, rollback_message
+from bot.runtime import Runtime
+from bot.slack import post as slack_messages
+from bot.store import actions
+
+Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
+
+
+class RollbackUnavailable(ChatopsError):
+    def __init__(self, key: str, **variables) -> None:
+        self.key = key
+        self.variables = variables
+        super().__init__(t(key, "en", **variables))
+
+    def message(self, lang: str | None) -> str:
+        return t(self.key, lang, **self.variables)
+
+
+class RollbackFlow:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.directory = ApproverDirectory(rt)
+        self.runner = (ActionRunner(rt.store, rt.railway, make_verifier(rt), audit=rt.audit.received,
+                                      poll_interval=rt.settings.CHATOPS_FOLLOW_POLL_SECONDS,
+                                      follow_timeout=rt.settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS)
+                       if rt.railway else None)
+
+    def service(self, name: str) -> ServiceConfig:
+        """The configured, Railway-linked service called ``name``, or RollbackUnavailable."""
+        service = self.rt.config.service(name)
+        if service is None:
+            raise RollbackUnavailable("common.unknown_service", name=name,
+                                      known=", ".join(self.rt.config.service_names))
+        if service.railway is None:
+            raise RollbackUnavailable("rollback.no_railway", service=name)
+        if self.rt.railway is None:
+            raise RollbackUnavailable("rollback.no_token")
+        return service
+
+    async def _ids(self, service: ServiceConfig) -> ServiceIds:
+        return await self.rt.railway.resolve(service.railway)
+
+    async def request(self, service_name: str, *, user: str, channel: str, lang: str, reason: str = "",
+                      deployment_id: str | None = None, source: str = "command", incident_id: str | None = None,
+                      thread_ts: str | None = None, action: str = "rollback") -> actions.ActionRequest:
+        """Read the deployments, choose the target, store the request and post it with its buttons.
+
+        A rollback targets an earlier deployment; a redeploy or restart targets the current one."""
+        service = self.service(service_name)
+        pending = await actions.pending_for(self.rt.store, service.name, action)
+        if pending is not None:
+            raise RollbackRefused("rollback.refused.pending", request_id=pending.id, service=service.name,
+                                  user=pending.requested_by)
+        deployments = await self.rt.railway.deployments(await self._ids(service), limit=20)
+        current = current_deployment(deployments)
+        if action == "rollback":
+            target = (check_explicit_target(deployments, current, deployment_id) if deployment_id
+                      else pick_target(deployments, current))
+        elif current is None:
+            raise RollbackRefused("rollback.refused.no_current")
+        else:
+            target = current
+        try:
+            req = await actions.create(
+                self.rt.store, action=action, service=service.name, requested_by=user, reason=reason,
+                ttl=timedelta(minutes=self.rt.config.approvals.ttl_minutes), channel_id=channel, lang=lang,
+                source=source, incident_id=incident_id, current_deployment=deployment_summary(current),
+                target_deployment=deployment_summary(target))
+        except actions.AlreadyPending:  # another request won the race since the check above
+            pending = await actions.pending_for(self.rt.store, service.name, action)
+            raise RollbackRefused("rollback.refused.pending", request_id=pending.id if pending else "?",
+                                  service=service.name, user=pending.requested_by if pending else "") from None
+        text, blocks = rollback_message(req, lang)
+        ts = await slack_messages.post(self.rt, channel, text, blocks, thread_ts=thread_ts)
+        if ts is not None:
+            await actions.set_message(self.rt.store, req.id, channel, ts)
+            req = await actions.get(self.rt.store, req.id)
+        return req
+
+    async def deployments_list(self, service_name: str, lang: str) -> tuple[str, list[dict]]:
+        service = self.service(service_name)
+        deployments = await self.rt.railway.deployments(await self._ids(service), limit=10)
+        current = current_deployment(deployments)
+        return deployments_message(service.name, deployments, current.id if current else None, lang)
+
+    async def decide(self, request_id: str, user: str, lang: str, tell: Tell, *, reject: bool,
+                     note: str = "") -> str:
+        """Apply one click (or ``/rollback reject``); returns the audit outcome."""
+        rt = self.rt
+        req = await actions.get(rt.store, request_id)
+        if req is None:
+            await tell(t("rollback.unknown_request", lang, request_id=request_id))
+            return "unknown"
+        if req.status == actions.PENDING and req.expires_at <= actions.utcnow():
+            await self.refresh((await actions.expire(rt.store, req.id)).request)
+            await tell(t("rollback.expired_click", lang))
+            return "expired"
+        if req.status != actions.PENDING:
+            await tell(t("rollback.not_pending", lang, status=t(f"rollback.status.{req.status}", lang),
+                         user=req.decided_by))
+            return "already_decided"
+        if not reject:
+            rules = rt.config.approvals
+            if user == req.requested_by and not rules.allow_self_approval:
+                await tell(t("rollback.self_approval", lang))
+                return "refused_self"
+            if not await self.directory.may_approve(rules, user):
+                await tell(t("rollback.not_approver", lang, approvers=_mentions(rules.approvers)))
+                return "refused_not_approver"
+        decision = await (actions.reject(rt.store, req.id, user, note) if reject
+                          else actions.approve(rt.store, req.id, user))
+        if not decision.won:
+            current = decision.request
+            if current.status in (actions.EXPIRED, actions.PENDING):  # still pending and lost: it expired
+                await tell(t("rollback.expired_click", lang))
+                return "expired"
+            await tell(t("rollback.not_pending", lang, status=t(f"rollback.status.{current.status}", lang),
+                         user=current.decided_by))
+            return "already_decided"
+        await self.refresh(decision.request)
+        if reject:
+            if not note:
+                await tell(t("rollback.rejected_ok", lang, request_id=req.id))
+            return "rejected"
+        if self.runner is None:
+            await actions.interrupt(rt.store, req.id, t("rollback.no_token", req.lang))
+            return "interrupted"
+        ids = await self._ids(self.service(req.service))
+        rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
+        return "approved"
+
+    def _reporter(self, request_id: str):
+        async def report(progress: Progress) -> None:
+            await self.refresh(await actions.get(self.rt.store, request_id), progress)
+            if progress.stage in ("done", "failed"):
+                await self._after(request_id, progress)
+        return report
+
+    async def _after(self, request_id: str, progress: Progress) -> None:
+        """Hooks for the rest of the bot (an incident's timeline) when a rollback finishes."""
+        for hook in self.rt.extras.get("rollback_finished", []):
+            await hook(await actions.get(self.rt.store, request_id), progress)
+
+    async def refresh(self, req: actions.ActionRequest, progress: Progress | None = None) -> None:
+        """Show the request's current state in its message (or in its thread when the update fails)."""
+        if req.channel_id and req.message_ts:
+            text, blocks = rollback_message(req, req.lang, progress)
+            if not await slack_messages.update(self.rt, req.channel_id, req.message_ts, text, blocks):
+                await slack_messages.post(self.rt, req.channel_id, text, None, thread_ts=req.message_ts)
+
+    async def resume_after_restart(self) -> None:
+        """Approved-but-unstarted requests run now; one whose new deployment is known is followed
+        again; one whose mutation may or may not have reached Railway is reported as interrupted."""
+        rt = self.rt
+        for req in await actions.unfinished(rt.store):
+            if self.runner is None:
+                interrupted = await actions.interrupt(rt.store, req.id, t("rollback.no_token", req.lang))
+                await self.refresh(interrupted.request)
+                continue
+            ids = await self._ids(self.service(req.service))
+            if req.status == actions.APPROVED:
+                rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
+            elif req.new_deployment_id:
+                if req.channel_id:
+                    await slack_messages.post(rt, req.channel_id,
+                                              t("rollback.resumed", req.lang, deployment=req.new_deployment_id),
+                                              thread_ts=req.message_ts)
+                rt.spawn(f"rollback-{req.id}", self.runner.follow(req, ids, set(), self._reporter(req.id)))
+            else:
+                interrupted = await actions.interrupt(rt.store, req.id, t("rollback.restart_unknown", req.lang))
+                await self.refresh(interrupted.request)
+
+    async def expire_due(self) -> None:
+        for req in await actions.due_for_expiry(self.rt.store):
+            decision = await actions.expire(self.rt.store, req.id)
+            if decision.won:
+                await self.refresh(decision.request)
+
+
+def _mentions(ids: list[str]) -> str:
+    return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
+
+
+__all__ = ["RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]

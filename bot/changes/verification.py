@@ -1,0 +1,62 @@
+"""Post-deploy verification, the runbook's checklist done by the bot.
+
+Health endpoints (the service's /health probe, its readiness included) and the new deployment's
+logs scanned for ``ERROR``, ``FATAL``, ``UNCAUGHT EXCEPTION`` and the real backend's own failure
+lines. Used after rollbacks and by the deploy watch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.changes.logscan import scan
+from bot.i18n import t
+from bot.probe.models import ServiceReport
+from bot.railway.errors import RailwayError
+from bot.runtime import Runtime
+from bot.store.probes import save_reports
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verification:
+    healthy: bool
+    reason: str
+    next_step: str | None
+    report: ServiceReport | None
+
+
+async def verify_deployment(rt: Runtime, service_name: str, deployment_id: str, lang: str) -> Verification:
+    service = rt.config.service(service_name)
+    report = await rt.prober.probe_service(service)
+    await save_reports(rt.store, [report], source="verify")
+    log_problems: list[str] = []
+    if rt.railway is not None:
+        try:
+            found = scan(await rt.railway.deployment_logs(deployment_id, limit=1000))
+            log_problems = [hit.text for hit in found.errors]
+            if found.error_count and not log_problems:
+                log_problems = ["…"]
+        except RailwayError as exc:
+            logger.warning("could not read logs of %s: %s", deployment_id, exc)
+    healthy = report.verdict == "healthy" and not log_problems
+    if healthy:
+        reason = t("verify.healthy", lang, ms=report.elapsed_ms)
+    elif report.verdict != "healthy":
+        reason = t("verify.unhealthy_probe", lang, verdict=t(f"health.verdict.{report.verdict}", lang),
+                   reason=report.reason_line)
+    else:
+        reason = t("verify.log_problems", lang, count=found.error_count, first=log_problems[0][:200])
+    return Verification(healthy, reason, report.next_step or ("all" if not healthy else None), report)
+
+
+def make_verifier(rt: Runtime):
+    """The RollbackRunner's verifier for this runtime (language from the request's channel)."""
+
+    async def verifier(service_name: str, deployment_id: str, lang: str = "en"):
+        result = await verify_deployment(rt, service_name, deployment_id, lang)
+        return result.healthy, result.reason, result.next_step
+
+    return verifier

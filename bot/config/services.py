@@ -1,0 +1,148 @@
+"""The services file (TOML): which services the bot watches and who may approve what.
+
+Validated at startup; an error names the file, the key (and line where TOML gives one) and the
+problem.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.common.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class RailwayRef(_Model):
+    project_id: str | None = None
+    environment_id: str | None = None
+    service_id: str | None = None
+    # Names, for when ids are not known: resolved through the API (list and match).
+    project: str | None = None
+    environment: str | None = None
+    service: str | None = None
+
+
+class ServiceConfig(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    url: str
+    profile: str = "runbook"
+    frontend_origins: list[str] = []
+    railway: RailwayRef | None = None
+    database_service_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return v.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+
+class Approvals(_Model):
+    approvers: list[str] = []
+    allow_self_approval: bool = False
+    ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
+class Incidents(_Model):
+    channel: str | None = None
+    responders: list[str] = []
+
+
+class Monitor(_Model):
+    """``[monitor]``: probe cadence and hysteresis, metric thresholds, recovery window, leader lease.
+
+    Unknown keys are refused, so a typo stops startup instead of silently keeping a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval_seconds: float = Field(default=60, gt=0)
+    failures_to_open: int = Field(default=2, ge=1)
+    successes_to_resolve: int = Field(default=2, ge=1)
+    metrics_interval_seconds: float = Field(default=180, gt=0)
+    threshold_percent: float = Field(default=80, gt=0, le=100)
+    # Healthy for this long (and ``successes_to_resolve`` probes): the monitor proposes resolving.
+    recovery_seconds: float = Field(default=300, ge=0)
+    deploy_poll_seconds: float = Field(default=30, gt=0)
+    # The leader renews every third of this; another replica takes over at most this long after it dies.
+    lease_seconds: float = Field(default=30, gt=0, le=60)
+    # Slack: at most one edit of a channel's summary per this many seconds.
+    summary_interval_seconds: float = Field(default=1.0, ge=0)
+
+
+class I18n(_Model):
+    language: Literal["en", "es"] = "en"
+    channels: dict[str, Literal["en", "es"]] = {}
+
+
+class ServicesFile(_Model):
+    services: list[ServiceConfig] = []
+    approvals: Approvals = Approvals()
+    incidents: Incidents = Incidents()
+    monitor: Monitor = Monitor()
+    i18n: I18n = I18n()
+    path: Path | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, v: list[ServiceConfig]) -> list[ServiceConfig]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"service name {s.name!r} appears twice")
+            seen.add(s.name)
+        return v
+
+    def service(self, name: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def service_for_host(self, host: str) -> ServiceConfig | None:
+        host = host.lower()
+        return next((s for s in self.services if s.host == host), None)
+
+    @property
+    def service_names(self) -> list[str]:
+        return [s.name for s in self.services]
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_services(text: str, source: str = "<services>") -> ServicesFile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return ServicesFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{source}: {_key_path(err['loc']) or 'file'}: {err['msg']}") from None
+
+
+def load_services(path: Path, *, required: bool) -> ServicesFile:
+    """Load the services file; a missing default file gives an empty configuration."""
+    if not path.exists():
+        if required:
+            raise ConfigError(f"{path}: the services file does not exist (CHATOPS_CONFIG).")
+        return ServicesFile()
+    cfg = parse_services(path.read_text(encoding="utf-8"), str(path))
+    return cfg.model_copy(update={"path": path})

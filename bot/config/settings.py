@@ -1,0 +1,176 @@
+"""Process settings from environment variables (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.common.errors import ConfigError
+from bot.common.redact import register_secret
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+RAILWAY_DEFAULT_API_URL = "https://backboard.railway.com/graphql/v2"
+
+# What each variable expects, for the one-line startup error.
+_EXPECTS = {
+    "SLACK_BOT_TOKEN": "a bot token starting with xoxb-",
+    "SLACK_SIGNING_SECRET": "the app's signing secret (Basic Information → App Credentials)",
+    "SLACK_APP_TOKEN": "an app-level token starting with xapp- (Socket Mode)",
+    "SLACK_API_URL": "an http(s) URL of the Slack Web API, ending in /api/",
+    "DATABASE_URL": "sqlite:///path.db, sqlite+aiosqlite:///path.db, postgres://… or postgresql://…",
+    "RAILWAY_API_URL": "the http(s) URL of Railway's GraphQL endpoint",
+    "PORT": "a TCP port number between 1 and 65535",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "CHATOPS_CONFIG": "the path of the services file (TOML)",
+    "CHATOPS_LANGUAGE": "en or es",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=True)
+
+    SLACK_BOT_TOKEN: str | None = None
+    SLACK_SIGNING_SECRET: str | None = None
+    SLACK_APP_TOKEN: str | None = None
+    SLACK_API_URL: str = SLACK_DEFAULT_API_URL
+    DATABASE_URL: str = "sqlite:///chatops.db"
+    RAILWAY_API_URL: str = RAILWAY_DEFAULT_API_URL
+    RAILWAY_API_TOKEN: str | None = None
+    RAILWAY_TOKEN: str | None = None
+    PORT: int = Field(default=3000, ge=1, le=65535)
+    LOG_LEVEL: str = "INFO"
+    CHATOPS_CONFIG: Path = Path("chatops.toml")
+    # Terminal output's language: CHATOPS_LANGUAGE, else the system locale (LC_ALL, LC_MESSAGES, LANG).
+    CHATOPS_LANGUAGE: str = Field(default_factory=lambda: system_language())
+    # Auth header sent to /api/system/health/detailed in the runbook profile (e.g. "Bearer …").
+    CHATOPS_HEALTH_AUTH: str | None = None
+    # Secret path token for Railway deployment webhooks (unsigned by Railway).
+    CHATOPS_WEBHOOK_TOKEN: str | None = None
+    # Health probes: each endpoint's timeout, and the bound on a whole report (seconds).
+    CHATOPS_PROBE_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    CHATOPS_PROBE_BUDGET_SECONDS: float = Field(default=8.0, gt=0)
+    # Following a rollback's new deployment: poll interval and bound (seconds).
+    CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
+    CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # Work queue behind the acks.
+    CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
+    CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)
+
+    @field_validator("SLACK_BOT_TOKEN")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xoxb-"):
+            raise ValueError("bad prefix")
+        return v
+
+    @field_validator("SLACK_APP_TOKEN")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError("bad prefix")
+        return v
+
+    @field_validator("SLACK_API_URL", "RAILWAY_API_URL")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
+            raise ValueError("not an http(s) URL")
+        return v
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        database_url_for_sqlalchemy(v)
+        return v
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("unknown level")
+        return v.upper()
+
+    @field_validator("CHATOPS_LANGUAGE")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        lang = v.split("_")[0].split(".")[0].lower()
+        if lang not in ("en", "es"):
+            raise ValueError("unsupported language")
+        return lang
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return database_url_for_sqlalchemy(self.DATABASE_URL)[0]
+
+    @property
+    def sqlalchemy_connect_args(self) -> dict:
+        return database_url_for_sqlalchemy(self.DATABASE_URL)[1]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.sqlalchemy_url.startswith("postgresql+asyncpg")
+
+
+def system_language() -> str:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value and value not in ("C", "POSIX"):
+            return "es" if value.lower().startswith("es") else "en"
+    return "en"
+
+
+def database_url_for_sqlalchemy(url: str) -> tuple[str, dict]:
+    """Turn a DATABASE_URL as people and Railway write it into an async SQLAlchemy URL.
+
+    ``postgres://`` and ``postgresql://`` are driven by asyncpg; libpq's ``sslmode`` becomes
+    asyncpg's ``ssl`` connect argument since asyncpg rejects the libpq spelling.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return "sqlite+aiosqlite" + url[len(parts.scheme):], {}
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        query = dict(parse_qsl(parts.query))
+        connect_args: dict = {}
+        sslmode = query.pop("sslmode", None)
+        if sslmode in ("require", "verify-ca", "verify-full"):
+            connect_args["ssl"] = "require" if sslmode == "require" else True
+        elif sslmode == "disable":
+            connect_args["ssl"] = False
+        if not parts.hostname and not query.get("host"):
+            raise ValueError("no host")
+        return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), "")), connect_args
+    raise ValueError("unsupported scheme")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad one raises ConfigError naming the variable, never its value."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err.get("loc") else "settings"
+        expects = _EXPECTS.get(name, "a valid value")
+        raise ConfigError(f"{name} is malformed: expected {expects}.") from None
+    for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_APP_TOKEN,
+                   settings.RAILWAY_API_TOKEN, settings.RAILWAY_TOKEN, settings.CHATOPS_HEALTH_AUTH,
+                   settings.CHATOPS_WEBHOOK_TOKEN):
+        register_secret(secret)
+    return settings
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Stop with one clear line when a setting a command needs is missing."""
+    for name in names:
+        if not getattr(settings, name):
+            raise ConfigError(f"{name} is not set: expected {_EXPECTS.get(name, 'a value')}.")

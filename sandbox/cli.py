@@ -1,0 +1,27 @@
+"""``chatops demo``: the bot at work against local Slack, Railway and target emulators."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bot.i18n import normalise_language
+from sandbox.demo import run_demo
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="play a scripted incident through the real bot against local emulators")
+    p.add_argument("--transcript", type=Path, default=Path("demo-transcript.html"),
+                   help="where to write the HTML transcript (default demo-transcript.html)")
+    p.add_argument("--lang", choices=["en", "es"], help="language of the workspace and the terminal output")
+    p.add_argument("--interactive", action="store_true",
+                   help="type slash commands and press buttons yourself against the same sandbox")
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    lang = args.lang or normalise_language(os.environ.get("CHATOPS_LANGUAGE") or os.environ.get("LANG"))
+    return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty(),
+                          interactive_mode=args.interactive)

@@ -1,0 +1,368 @@
+"""A Slack Web API emulator on 127.0.0.1: what the bot's tests and the demo talk to instead of Slack.
+
+It serves ``/api/<method>`` (GET or POST; query, form or JSON params, as slack_sdk sends them), checks
+the bot token, records every call, answers like Slack from an in-memory workspace
+(``slack_workspace.SlackWorkspace``), enforces Block Kit limits (``bot.render.blocks``), and can be told to
+fail a method (``ok: false``) or rate-limit it (HTTP 429 + ``Retry-After``). It also hands out
+``response_url``s (``/commands/…`` and ``/actions/…``: 5 uses, 30 minutes) and records what is posted
+to them.
+
+Control API for out-of-process use (the demo): ``GET /_emulator/calls[?method=]``,
+``GET /_emulator/messages?channel=``, ``GET /_emulator/responses``, ``POST /_emulator/faults``
+(``{"method", "error"}`` or ``{"method", "retry_after"}``, optional ``count``),
+``DELETE /_emulator/faults``, ``POST /_emulator/response_urls`` (``{"kind", "channel", "message_ts"}``).
+Tokens are redacted in control API output.
+
+Run standalone: ``python -m sandbox.emulators.slack [--port N] [--config world.json]``; it prints its URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.common.redact import redact
+from bot.i18n import t
+from bot.slack.scopes import REQUIRED_SCOPES
+from sandbox.emulators.base import LoopbackServer, serve_until_signalled
+from sandbox.emulators.slack_workspace import ApiError, SlackWorkspace
+
+T = TypeVar("T")
+
+DEFAULT_BOT_TOKEN = "xoxb-emulator-token"
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL = 30 * 60
+# Slack reports the granted scopes in X-OAuth-Scopes; by default the emulated bot has all it needs.
+DEFAULT_SCOPES = tuple(REQUIRED_SCOPES)
+RESPONSE_KINDS = ("commands", "actions")
+
+
+@dataclass
+class ApiCall:
+    """One Web API request as the emulator saw it (``params`` without the token; blocks decoded)."""
+
+    method: str
+    token: str | None
+    params: dict[str, Any]
+    time: float
+    http_method: str
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+
+@dataclass
+class ResponseUrlPost:
+    url: str
+    kind: str
+    payload: dict[str, Any]
+    time: float
+    status: int
+    error: str | None = None
+
+
+@dataclass
+class _Fault:
+    error: str = "channel_not_found"
+    retry_after: int | None = None
+
+
+@dataclass
+class _Hook:
+    kind: str
+    channel: str
+    message_ts: str | None
+    created: float
+    uses: int = 0
+
+
+class SlackEmulator(LoopbackServer):
+    def __init__(self, *, bot_token: str = DEFAULT_BOT_TOKEN, team_id: str = "T0EMULATOR",
+                 bot_user_id: str = "U0BOT", users: Mapping[str, Mapping[str, Any]] | None = None,
+                 usergroups: Mapping[str, list[str]] | None = None, allow_channel_create: bool = True,
+                 channels: Mapping[str, str] | None = None, strict: bool = False,
+                 clock: Callable[[], float] = time.time, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> None:
+        """``users``: {user_id: {name, real_name, locale, tz, …}}; ``usergroups``: {group_id: [user_id]}
+        (their members become users too); ``channels``: {channel_id: name}, default {C0GENERAL: general}.
+        Unless ``strict``, any channel- or user-shaped ID also exists (see ``SlackWorkspace``)."""
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.scopes = tuple(scopes)
+        self.workspace = SlackWorkspace(team_id=team_id, bot_user_id=bot_user_id, users=users,
+                                        usergroups=usergroups, channels=channels, strict=strict,
+                                        allow_channel_create=allow_channel_create, clock=clock)
+        self.calls: list[ApiCall] = []
+        self.responses: list[ResponseUrlPost] = []
+        self._clock = clock
+        self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
+        self._hooks: dict[str, _Hook] = {}
+        self._hook_ids = itertools.count(1)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"SlackEmulator(url={self.url!r}, team_id={self.team_id!r})"
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/{kind:commands|actions}/{team}/{hook}/{secret}", self._response_url_post)
+        app.router.add_get("/_emulator/calls", self._control_calls)
+        app.router.add_get("/_emulator/messages", self._control_messages)
+        app.router.add_get("/_emulator/responses", self._control_responses)
+        app.router.add_post("/_emulator/faults", self._control_add_fault)
+        app.router.add_delete("/_emulator/faults", self._control_clear_faults)
+        app.router.add_post("/_emulator/response_urls", self._control_response_url)
+        return app
+
+
+    @property
+    def api_url(self) -> str:
+        """The value for ``SLACK_API_URL`` / ``AsyncWebClient(base_url=…)``."""
+        return f"{self._base()}/api/"
+
+    def _base(self) -> str:
+        if self.url is None:
+            raise RuntimeError("SlackEmulator.start() has not been called")
+        return self.url
+
+    # --- inspection -------------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages as they stand now (chat.update and replace_original applied)."""
+        found = self.workspace.channels.get(channel)
+        return [] if found is None else [m.to_api(self.team_id) for m in found.messages]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages(channel) if m["ts"] == ts), None)
+
+    def pins(self, channel: str) -> list[str]:
+        found = self.workspace.channels.get(channel)
+        return [] if found is None else list(found.pins)
+
+    def channel(self, ref: str) -> dict[str, Any] | None:
+        """A channel by ID or name (e.g. the incident channel the bot created), with its members."""
+        channels = self.workspace.channels
+        name = ref.removeprefix("#")
+        found = channels.get(ref) or next((c for c in channels.values() if c.name == name), None)
+        return None if found is None else {**self.workspace.channel_api(found), "members": list(found.members)}
+
+    def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None) -> str:
+        """Seed a message (e.g. one from a person, which the bot may not chat.update); returns its ts."""
+        return self.workspace.add_message(channel, text, user=user, blocks=blocks).ts
+
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:
+        """Poll ``predicate`` until it returns something truthy (work after the ack runs in the background)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if loop.time() >= deadline:
+                seen = [c.method for c in self.calls]
+                raise TimeoutError(f"condition not met within {timeout}s; calls so far: {seen}")
+            await asyncio.sleep(0.01)
+
+    # --- faults -----------------------------------------------------------------------------------
+
+    def fail(self, method: str, error: str = "channel_not_found", count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
+        self._faults[method].extend(_Fault(error=error) for _ in range(count))
+
+    def rate_limit(self, method: str, retry_after: int = 1, count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` answer HTTP 429 with ``Retry-After``."""
+        self._faults[method].extend(_Fault(error="ratelimited", retry_after=retry_after) for _ in range(count))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # --- response URLs ----------------------------------------------------------------------------
+
+    def response_url(self, kind: str = "commands", *, channel: str = "C0GENERAL",
+                     message_ts: str | None = None) -> str:
+        """A fresh response_url, like Slack's ``https://hooks.slack.com/commands/T…/<n>/<secret>``.
+
+        For ``kind="actions"`` pass the clicked message's ``message_ts`` so replace_original and
+        delete_original act on it.
+        """
+        if kind not in RESPONSE_KINDS:
+            raise ValueError(f"kind must be one of {RESPONSE_KINDS}")
+        path = f"/{kind}/{self.team_id}/{next(self._hook_ids)}{secrets.randbelow(10**9):09d}/{secrets.token_hex(12)}"
+        self._hooks[path] = _Hook(kind, channel, message_ts, self._clock())
+        return self._base() + path
+
+    # --- HTTP handlers ----------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            params = await _request_params(request)
+        except ValueError:
+            return web.json_response({"ok": False, "error": "invalid_json"})
+        param_token = params.pop("token", None)
+        token = _bearer(request.headers.get("Authorization")) or param_token
+        call = ApiCall(method, token, params, self._clock(), request.method)
+        self.calls.append(call)
+        status, body, headers = self._answer(method, token, params)
+        if token == self.bot_token:
+            headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
+        call.status, call.response = status, body
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(self, method: str, token: str | None, params: dict[str, Any]) -> tuple[int, dict, dict]:
+        if not token:
+            return 200, ApiError("not_authed").body(), {}
+        if token != self.bot_token:
+            return 200, ApiError("invalid_auth").body(), {}
+        if self._faults.get(method):
+            fault = self._faults[method].popleft()
+            if fault.retry_after is not None:
+                return 429, ApiError("ratelimited").body(), {"Retry-After": str(fault.retry_after)}
+            return 200, ApiError(fault.error).body(), {}
+        try:
+            return 200, self.workspace.call(method, params), {}
+        except ApiError as err:
+            return 200, err.body(), {}
+
+    async def _response_url_post(self, request: web.Request) -> web.Response:
+        hook = self._hooks.get(request.path)
+        url = str(request.url)
+        if hook is None:
+            return web.json_response({"ok": False, "error": "no_service"}, status=404)
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        status, error = self._apply_response(hook, payload)
+        self.responses.append(ResponseUrlPost(url, hook.kind, payload if isinstance(payload, dict) else {},
+                                              self._clock(), status, error))
+        body = {"ok": True} if error is None else {"ok": False, "error": error}
+        return web.json_response(body, status=status)
+
+    def _apply_response(self, hook: _Hook, payload: Any) -> tuple[int, str | None]:
+        if self._clock() - hook.created > RESPONSE_URL_TTL:
+            return 404, "expired_url"
+        if hook.uses >= RESPONSE_URL_USES:
+            return 404, "used_url"
+        if not isinstance(payload, dict):
+            return 400, "invalid_payload"
+        try:
+            self.workspace.respond(hook.channel, hook.message_ts, payload)
+        except ApiError as err:
+            return 400, err.error
+        hook.uses += 1
+        return 200, None
+
+    async def _control_calls(self, request: web.Request) -> web.Response:
+        method = request.query.get("method")
+        calls = [_call_json(c) for c in self.calls if method is None or c.method == method]
+        return web.json_response({"calls": calls})
+
+    async def _control_messages(self, request: web.Request) -> web.Response:
+        channel = request.query.get("channel", "")
+        if channel not in self.workspace.channels:
+            return web.json_response({"ok": False, "error": "channel_not_found"}, status=404)
+        return web.json_response({"channel": channel, "messages": self.messages(channel),
+                                  "pins": self.pins(channel)})
+
+    async def _control_responses(self, request: web.Request) -> web.Response:
+        return web.json_response({"responses": [asdict(r) for r in self.responses]})
+
+    async def _control_add_fault(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        count = int(spec.get("count", 1))
+        if "retry_after" in spec:
+            self.rate_limit(spec["method"], retry_after=int(spec["retry_after"]), count=count)
+        else:
+            self.fail(spec["method"], error=spec.get("error", "channel_not_found"), count=count)
+        return web.json_response({"ok": True})
+
+    async def _control_clear_faults(self, request: web.Request) -> web.Response:
+        self.clear_faults()
+        return web.json_response({"ok": True})
+
+    async def _control_response_url(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        url = self.response_url(spec.get("kind", "commands"), channel=spec.get("channel", "C0GENERAL"),
+                                message_ts=spec.get("message_ts"))
+        return web.json_response({"url": url})
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+async def _request_params(request: web.Request) -> dict[str, Any]:
+    """Query string, then form or JSON body, merged; JSON-encoded ``blocks``/``attachments`` decoded.
+
+    Raises ValueError for a body that claims to be JSON and is not a JSON object.
+    """
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError("JSON body is not an object")
+        params.update(body)
+    elif request.can_read_body:
+        params.update(await request.post())
+    for key in ("blocks", "attachments"):
+        if isinstance(params.get(key), str) and params[key]:
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(params[key])
+    return {k: v for k, v in params.items() if isinstance(v, str | int | float | bool | list | dict | None)}
+
+
+def _call_json(call: ApiCall) -> dict[str, Any]:
+    out = asdict(call)
+    out["token"] = redact(call.token) if call.token else None
+    return out
+
+
+# --- standalone ---------------------------------------------------------------------------------------
+
+
+def _parser(lang: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.emulators.slack",
+                                     description=t("slack_emulator.about", lang))
+    parser.add_argument("--host", default="127.0.0.1", help=t("slack_emulator.host", lang))
+    parser.add_argument("--port", type=int, default=0, help=t("slack_emulator.port", lang))
+    parser.add_argument("--config", help=t("slack_emulator.config", lang))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--config`` is a JSON file with any of: users, usergroups, channels, allow_channel_create, strict,
+    team_id, bot_user_id. The bot token is ``SLACK_BOT_TOKEN`` when set (so the app and the emulator agree)."""
+    args = _parser(os.environ.get("CHATOPS_LANGUAGE")).parse_args(argv)
+    world: dict[str, Any] = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as fh:
+            world = json.load(fh)
+    emulator = SlackEmulator(bot_token=os.environ.get("SLACK_BOT_TOKEN") or DEFAULT_BOT_TOKEN, **world)
+    asyncio.run(serve_until_signalled(emulator, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

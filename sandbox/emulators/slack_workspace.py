@@ -1,0 +1,376 @@
+"""The in-memory workspace behind the Slack emulator: channels, messages, pins, users, user groups.
+
+Each Web API method the bot uses is a function of its params that returns Slack's success body or
+raises ``ApiError`` with Slack's error code. Shapes follow Slack's OpenAPI examples
+(shared/slack/web-api-openapi.json) and the behaviour in slack-platform.md §3–5.
+
+One deliberate strictness beyond Slack: a message with blocks but no top-level ``text`` is refused
+with ``missing_text_fallback`` (Slack accepts it, but then notifications and screen readers get nothing).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, block_problems
+
+GENERAL_CHANNEL = ("C0GENERAL", "general")
+CHANNEL_NAME_MAX = 80
+_CHANNEL_NAME = re.compile(r"[a-z0-9_-]+")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
+
+
+class ApiError(Exception):
+    """A Slack ``ok: false`` answer: ``error`` is Slack's code, ``extra`` any fields Slack adds."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"ok": False, "error": self.error, **self.extra}
+
+
+@dataclass
+class Message:
+    ts: str
+    text: str
+    blocks: list
+    user: str
+    bot_id: str | None
+    thread_ts: str | None = None
+
+    def to_api(self, team_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "user": self.user,
+                               "team": team_id, "blocks": self.blocks}
+        if self.bot_id:
+            out["bot_id"] = self.bot_id
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        return out
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    created: int
+    creator: str
+    is_private: bool = False
+    is_im: bool = False
+    members: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)
+
+    def message(self, ts: str | None) -> Message | None:
+        return next((m for m in self.messages if m.ts == ts), None)
+
+
+def flag(value: Any) -> bool:
+    """Slack's boolean params arrive as true/false, 1/0 or JSON booleans."""
+    return value is True or (isinstance(value, str | int) and str(value).lower() in ("1", "true"))
+
+
+def channel_name_error(name: str) -> str | None:
+    """Slack's rule: lowercase letters, digits, hyphens and underscores, at most 80 characters."""
+    if not name:
+        return "invalid_name_required"
+    if len(name) > CHANNEL_NAME_MAX:
+        return "invalid_name_maxlength"
+    if not _CHANNEL_NAME.fullmatch(name):
+        return "invalid_name_specials"
+    if not name.strip("-_"):
+        return "invalid_name_punctuation"
+    return None
+
+
+class SlackWorkspace:
+    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str = "B0BOT", bot_name: str = "chatops",
+                 team_domain: str = "emulator", team_name: str = "Emulator",
+                 users: Mapping[str, Mapping[str, Any]] | None = None,
+                 usergroups: Mapping[str, list[str]] | None = None,
+                 channels: Mapping[str, str] | None = None, allow_channel_create: bool = True,
+                 strict: bool = False, clock: Callable[[], float]) -> None:
+        """Not ``strict`` (the default): any ID shaped like a channel (C…/G…/D…) or a user (U…/W…) exists,
+        as it would in Slack for IDs taken from real requests; configured users keep their details.
+        ``strict``: only the configured channels and users exist (others: channel_not_found, user_not_found).
+        """
+        self.team_id, self.team_domain, self.team_name = team_id, team_domain, team_name
+        self.bot_user_id, self.bot_id, self.bot_name = bot_user_id, bot_id, bot_name
+        self.allow_channel_create = allow_channel_create
+        self.strict = strict
+        self._clock = clock
+        self._last_ts_us = 0
+        self._channel_ids = itertools.count(1)
+        self.usergroups = {gid: list(members) for gid, members in (usergroups or {}).items()}
+        self.users: dict[str, dict[str, Any]] = {bot_user_id: {"name": bot_name, "is_bot": True}}
+        for members in self.usergroups.values():
+            for uid in members:
+                self.users.setdefault(uid, {})
+        for uid, info in (users or {}).items():
+            self.users[uid] = dict(info)
+        self.channels: dict[str, Channel] = {}
+        for cid, name in (channels or dict([GENERAL_CHANNEL])).items():
+            self.add_channel(name, channel_id=cid, members=[bot_user_id])
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.chat_post_message,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.update": self.chat_update,
+            "conversations.create": self.conversations_create,
+            "conversations.join": self.conversations_join,
+            "conversations.invite": self.conversations_invite,
+            "conversations.info": self.conversations_info,
+            "pins.add": self.pins_add,
+            "users.info": self.users_info,
+            "usergroups.users.list": self.usergroups_users_list,
+        }
+
+    # --- setup and inspection -------------------------------------------------------------------
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method not in self._methods:
+            raise ApiError("unknown_method", req_method=method)
+        return {"ok": True, **self._methods[method](params)}
+
+    def add_channel(self, name: str, *, channel_id: str | None = None, members: list[str] | None = None,
+                    is_private: bool = False) -> Channel:
+        cid = channel_id or f"C{next(self._channel_ids):010d}"
+        channel = Channel(cid, name, int(self._clock()), self.bot_user_id, is_private=is_private,
+                          members=list(members or []))
+        self.channels[cid] = channel
+        return channel
+
+    def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None,
+                    thread_ts: str | None = None) -> Message:
+        bot_id = self.bot_id if user == self.bot_user_id else None
+        message = Message(self.next_ts(), text, list(blocks or []), user, bot_id, thread_ts)
+        self.resolve(channel).messages.append(message)
+        return message
+
+    def next_ts(self) -> str:
+        """Unique, increasing message timestamps shaped like Slack's (``1764279000.000100``)."""
+        now_us = max(int(self._clock() * 1_000_000), self._last_ts_us + 1)
+        self._last_ts_us = now_us
+        return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
+
+    def resolve(self, ref: Any) -> Channel:
+        """A channel by ID, by name (``#general``), or a user ID (the bot's DM with that user)."""
+        ref = str(ref or "")
+        if ref in self.channels:
+            return self.channels[ref]
+        name = ref.removeprefix("#")
+        for channel in self.channels.values():
+            if channel.name == name and not channel.is_im:
+                return channel
+        if _USER_ID.fullmatch(ref) and self.has_user(ref):
+            return self.channels.get("D" + ref[1:]) or self._new_dm("D" + ref[1:], ref)
+        if _CHANNEL_ID.fullmatch(ref) and not self.strict:
+            if ref.startswith("D"):
+                return self._new_dm(ref, None)
+            return self.add_channel(ref.lower(), channel_id=ref)
+        raise ApiError("channel_not_found")
+
+    def _new_dm(self, channel_id: str, user_id: str | None) -> Channel:
+        dm = self.add_channel(user_id or channel_id.lower(), channel_id=channel_id,
+                              members=[self.bot_user_id, *([user_id] if user_id else [])])
+        dm.is_im = True
+        return dm
+
+    def has_user(self, user_id: str) -> bool:
+        """Known (configured, or any user-shaped ID when not strict); unknown ones get default details."""
+        if user_id not in self.users and not self.strict and _USER_ID.fullmatch(user_id):
+            self.users[user_id] = {}
+        return user_id in self.users
+
+    def channel_api(self, channel: Channel, *, locale: bool = False, num_members: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": channel.id, "name": channel.name, "name_normalized": channel.name,
+            "created": channel.created, "creator": channel.creator,
+            "is_channel": not channel.is_im and not channel.is_private, "is_group": False,
+            "is_im": channel.is_im, "is_mpim": False, "is_private": channel.is_private or channel.is_im,
+            "is_archived": False, "is_general": channel.id == GENERAL_CHANNEL[0],
+            "is_member": self.bot_user_id in channel.members, "is_shared": False, "is_ext_shared": False,
+            "is_org_shared": False, "is_pending_ext_shared": False, "pending_shared": [], "previous_names": [],
+            "unlinked": 0, "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+        }
+        if locale:
+            out["locale"] = "en-US"
+        if num_members:
+            out["num_members"] = len(channel.members)
+        return out
+
+    def user_api(self, user_id: str, *, locale: bool = False) -> dict[str, Any]:
+        info = self.users[user_id]
+        name = info.get("name", user_id.lower())
+        real_name = info.get("real_name", name)
+        display_name = info.get("display_name", name)
+        out: dict[str, Any] = {
+            "id": user_id, "team_id": self.team_id, "name": name, "deleted": info.get("deleted", False),
+            "color": "9f69e7", "real_name": real_name, "tz": info.get("tz", "UTC"),
+            "tz_label": info.get("tz_label", "Coordinated Universal Time"), "tz_offset": info.get("tz_offset", 0),
+            "profile": {"real_name": real_name, "real_name_normalized": real_name, "display_name": display_name,
+                        "display_name_normalized": display_name, "team": self.team_id},
+            "is_admin": info.get("is_admin", False), "is_owner": False, "is_primary_owner": False,
+            "is_restricted": False, "is_ultra_restricted": False, "is_bot": info.get("is_bot", False),
+            "is_app_user": False, "updated": 1700000000,
+        }
+        if locale:
+            out["locale"] = info.get("locale", "en-US")
+        return out
+
+    # --- message content --------------------------------------------------------------------------
+
+    def content(self, params: Mapping[str, Any]) -> tuple[str, list | None]:
+        """Text and blocks of a message payload, refused the way Slack (and our fallback rule) would."""
+        blocks = params.get("blocks")
+        if blocks in (None, ""):
+            blocks = None
+        elif not isinstance(blocks, list):
+            raise ApiError("invalid_blocks_format")
+        elif problems := block_problems(blocks):
+            raise ApiError("invalid_blocks", errors=problems,
+                           response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
+        text = params.get("text")
+        text = "" if text is None else str(text)
+        if not text.strip() and not blocks and not params.get("attachments"):
+            raise ApiError("no_text")
+        if blocks and not text.strip():
+            raise ApiError("missing_text_fallback")
+        return text, blocks
+
+    # --- Web API methods ------------------------------------------------------------------------------
+
+    def auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"https://{self.team_domain}.slack.com/", "team": self.team_name, "user": self.bot_name,
+                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+                "is_enterprise_install": False}
+
+    def chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        text, blocks = self.content(params)
+        message = self.add_message(channel.id, text[:MAX_POST_TEXT], user=self.bot_user_id, blocks=blocks,
+                                   thread_ts=params.get("thread_ts") or None)
+        return {"channel": channel.id, "ts": message.ts, "message": message.to_api(self.team_id)}
+
+    def chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.resolve(params.get("channel"))
+        if not params.get("user"):
+            raise ApiError("user_not_in_channel")
+        self.content(params)
+        return {"message_ts": self.next_ts()}
+
+    def chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        message = channel.message(params.get("ts"))
+        if message is None:
+            raise ApiError("message_not_found")
+        if message.user != self.bot_user_id:
+            raise ApiError("cant_update_message")
+        text, blocks = self.content(params)
+        if len(text) > MAX_UPDATE_TEXT:
+            raise ApiError("msg_too_long")
+        message.text, message.blocks = text, list(blocks or [])  # text without blocks removes the blocks
+        return {"channel": channel.id, "ts": message.ts, "text": message.text,
+                "message": message.to_api(self.team_id)}
+
+    def conversations_create(self, params: dict[str, Any]) -> dict[str, Any]:
+        is_private = flag(params.get("is_private"))
+        if not self.allow_channel_create:
+            raise ApiError("missing_scope", needed="groups:write" if is_private else "channels:manage",
+                           provided="commands,chat:write")
+        name = str(params.get("name") or "")
+        if error := channel_name_error(name):
+            raise ApiError(error)
+        if any(c.name == name for c in self.channels.values()):
+            raise ApiError("name_taken")
+        channel = self.add_channel(name, members=[self.bot_user_id], is_private=is_private)
+        return {"channel": self.channel_api(channel)}
+
+    def conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        if channel.is_private or channel.is_im:
+            raise ApiError("method_not_supported_for_channel_type")
+        if self.bot_user_id in channel.members:
+            return {"channel": self.channel_api(channel), "warning": "already_in_channel",
+                    "response_metadata": {"warnings": ["already_in_channel"]}}
+        channel.members.append(self.bot_user_id)
+        return {"channel": self.channel_api(channel)}
+
+    def conversations_invite(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise ApiError("no_user")
+        if self.bot_user_id not in channel.members:
+            raise ApiError("not_in_channel")
+        for uid in users:
+            if uid == self.bot_user_id:
+                raise ApiError("cant_invite_self")
+            if not self.has_user(uid):
+                raise ApiError("user_not_found")
+        new = [uid for uid in dict.fromkeys(users) if uid not in channel.members]
+        if not new:
+            raise ApiError("already_in_channel")
+        channel.members.extend(new)
+        return {"channel": self.channel_api(channel)}
+
+    def conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        return {"channel": self.channel_api(channel, locale=flag(params.get("include_locale")),
+                                            num_members=flag(params.get("include_num_members")))}
+
+    def pins_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.resolve(params.get("channel"))
+        ts = params.get("timestamp")
+        if not ts:
+            raise ApiError("no_item_specified")
+        if channel.message(ts) is None:
+            raise ApiError("message_not_found")
+        if ts in channel.pins:
+            raise ApiError("already_pinned")
+        channel.pins.append(ts)
+        return {}
+
+    def users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user") or "")
+        if not self.has_user(user_id):
+            raise ApiError("user_not_found")
+        return {"user": self.user_api(user_id, locale=flag(params.get("include_locale")))}
+
+    def usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = str(params.get("usergroup") or "")
+        if group not in self.usergroups:
+            raise ApiError("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
+
+    # --- response_url ---------------------------------------------------------------------------
+
+    def respond(self, channel_id: str, message_ts: str | None, payload: Mapping[str, Any]) -> None:
+        """Apply a response_url post: replace or delete the source message, or post in the channel.
+
+        Ephemeral responses (the default) are seen by one user only, so nothing is stored for them.
+        """
+        channel = self.resolve(channel_id)
+        if flag(payload.get("delete_original")):
+            original = channel.message(message_ts)
+            if original is None:
+                raise ApiError("message_not_found")
+            channel.messages.remove(original)
+            return
+        text, blocks = self.content(payload)
+        if flag(payload.get("replace_original")) and message_ts is not None:
+            original = channel.message(message_ts)
+            if original is None:
+                raise ApiError("message_not_found")
+            original.text, original.blocks = text, list(blocks or [])
+        elif payload.get("response_type") == "in_channel":
+            self.add_message(channel.id, text, user=self.bot_user_id, blocks=blocks,
+                             thread_ts=payload.get("thread_ts") or None)
