@@ -10,9 +10,10 @@ from bot.slack.bolt_app import Registrar
 
 
 def registrars() -> list[Registrar]:
-    from handlers import diagnose, health, incident, rollback
+    from handlers import diagnose, health, incident, logs, rollback
 
-    return [health.register, rollback.register, diagnose.register, _install_incidents, incident.register]
+    return [health.register, rollback.register, diagnose.register, _install_incidents, incident.register,
+            logs.register]
 
 
 def background_jobs() -> list:

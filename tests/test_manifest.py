@@ -18,7 +18,7 @@ from bot.slack.scopes import REQUIRED_SCOPES
 from tests.shared import shared_path
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
-COMMANDS = {"/health", "/rollback", "/diagnose", "/incident"}
+COMMANDS = {"/health", "/rollback", "/diagnose", "/incident", "/logs"}
 BOT_SCOPES = set(REQUIRED_SCOPES)  # the manifest asks for exactly what the features (and doctor) need
 SCHEMA_FILES = ["manifest.schema.json", "manifest.schema.1.0.0.json", "manifest.schema.2.0.0.json"]
 

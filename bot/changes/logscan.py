@@ -132,10 +132,15 @@ class LogScan:
 
 
 @dataclass
-class _Block:
+class LogBlock:
+    """A head line and its continuations; ``level`` is the one the line prints (winston, JSON), ``severity``
+    Railway's (the stream it was written to), ``entry`` the log entry the head came from."""
+
     lines: list[str]
     timestamp: datetime | None
     level: str | None
+    severity: str | None = None
+    entry: Any = None
 
     @property
     def head(self) -> str:
@@ -183,11 +188,11 @@ def _level(line: str) -> tuple[str | None, str]:
     return None, line
 
 
-def blocks(entries: Iterable[Any]) -> list[_Block]:
+def blocks(entries: Iterable[Any]) -> list[LogBlock]:
     """Group log entries (strings or ``LogLine``s, possibly multi-line) into blocks."""
-    out: list[_Block] = []
+    out: list[LogBlock] = []
     for entry in entries:
-        message, timestamp, _severity = _entry_parts(entry)
+        message, timestamp, severity = _entry_parts(entry)
         for raw in ANSI.sub("", message).splitlines():
             if not raw.strip():
                 continue
@@ -195,11 +200,11 @@ def blocks(entries: Iterable[Any]) -> list[_Block]:
                 out[-1].lines.append(raw)
                 continue
             level, text = _level(raw.rstrip())
-            out.append(_Block([text], timestamp, level))
+            out.append(LogBlock([text], timestamp, level, severity, entry))
     return out
 
 
-def _is_error(block: _Block) -> bool:
+def _is_error(block: LogBlock) -> bool:
     if block.level in ("error", "fatal", "crit", "critical"):
         return True
     return bool(_ERROR_MARK.search(block.head))
@@ -216,7 +221,7 @@ def scan(entries: Iterable[Any], *, max_errors: int = 20) -> LogScan:
     app_loaded_at = stopped_at = listening_at = -1
     grouped = blocks(entries)
 
-    def hit(name: str, block: _Block, detail: str | None = None) -> None:
+    def hit(name: str, block: LogBlock, detail: str | None = None) -> None:
         matched[name] = matched.get(name, 0) + 1
         found = LogHit(name, clean(block.head), block.timestamp, detail)
         first.setdefault(name, found)

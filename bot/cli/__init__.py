@@ -16,10 +16,10 @@ def _verbs() -> list:
     point group (the sandbox adds ``demo``): the bot never imports them by name."""
     from importlib.metadata import entry_points
 
-    from bot.cli import diagnose, doctor, health, migrate, railway, serve
+    from bot.cli import diagnose, doctor, health, logs, migrate, railway, serve
 
     plugins = [entry.load() for entry in sorted(entry_points(group="chatops.verbs"), key=lambda e: e.name)]
-    return [serve, migrate, health, diagnose, railway, doctor, *plugins]
+    return [serve, migrate, health, diagnose, logs, railway, doctor, *plugins]
 
 
 def build_parser() -> argparse.ArgumentParser:

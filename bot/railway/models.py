@@ -79,11 +79,14 @@ class LogLine:
     message: str
     severity: str | None
     attributes: dict[str, str] = field(default_factory=dict)
+    deployment_id: str | None = None  # from ``tags`` (environment logs)
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> LogLine:
         attrs = {a["key"]: a["value"] for a in node.get("attributes") or []}
-        return cls(parse_time(node["timestamp"]), node["message"], node.get("severity"), attrs)
+        tags = node.get("tags") if isinstance(node.get("tags"), Mapping) else {}
+        return cls(parse_time(node["timestamp"]), node["message"], node.get("severity"), attrs,
+                   tags.get("deploymentId"))
 
 
 # One metric series: (Unix seconds, value) points, oldest first.

@@ -13,3 +13,4 @@ class ActionId(StrEnum):
     INCIDENT_RESOLVE = "incident.resolve"
     PLAYBOOK_ACTION = "playbook.action"
     INCIDENT_ROLLBACK = "incident.rollback"
+    LOGS_MORE = "logs.more"

@@ -340,9 +340,14 @@ class _Root:
         end = parse_when(beforeDate, 0) if beforeDate else None
         anchor = parse_when(anchorDate, 0) if anchorDate else time.time()
         lines = [line for _, line in pairs]
-        before = world.logs(lines, filter=filter, start=start, end=min(anchor, end or anchor), limit=beforeLimit)
+
+        def service_of(line: LogRecord) -> str:
+            return owner[id(line)].service_id
+
+        before = world.logs(lines, filter=filter, start=start, end=min(anchor, end or anchor), limit=beforeLimit,
+                            service_of=service_of)
         after = world.logs([ln for ln in lines if ln.ts > anchor], filter=filter, start=start, end=end,
-                           limit=None)[: afterLimit or 0]
+                           limit=None, service_of=service_of)[: afterLimit or 0]
         return [_log(owner[id(line)], line) for line in before + after]
 
     def variables(self, info: Any, projectId: str, environmentId: str, serviceId: str | None = None,

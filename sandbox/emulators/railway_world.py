@@ -18,7 +18,7 @@ import re
 import shlex
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -313,11 +313,11 @@ class World:
         return {k: _REFERENCE.sub(resolve, v) for k, v in self.variables.get(service_id, {}).items()}
 
     def logs(self, lines: Iterable[LogRecord], *, filter: str | None, start: float | None, end: float | None,
-             limit: int | None) -> list[LogRecord]:
+             limit: int | None, service_of: Callable[[LogRecord], str | None] | None = None) -> list[LogRecord]:
         """Matching lines inside [start, end], the newest ``limit`` of them, oldest first."""
         matcher = LogFilter(filter)
         hits = sorted((ln for ln in lines if (start is None or ln.ts >= start) and (end is None or ln.ts <= end)
-                       and matcher(ln)), key=lambda ln: ln.ts)
+                       and matcher(ln, service_of(ln) if service_of else None)), key=lambda ln: ln.ts)
         return hits[-limit:] if limit is not None and limit >= 0 else hits
 
     def environment_lines(self, environment_id: str) -> list[tuple[DeploymentRecord, LogRecord]]:
@@ -338,22 +338,29 @@ class World:
 
 class LogFilter:
     """A subset of Railway's filter syntax: words and "phrases" (substring, case-insensitive, all must
-    match), ``-word`` (must not match) and ``@level:<severity>``."""
+    match), ``-word`` (must not match), ``@level:<severity>``, ``@service:<id>`` (environment logs) and
+    ``@<attribute>:<value>`` (a structured log attribute)."""
 
     def __init__(self, text: str | None) -> None:
         try:
             terms = shlex.split(text or "")
         except ValueError:
             terms = (text or "").split()
-        self.levels = [t.split(":", 1)[1].lower() for t in terms if t.lower().startswith("@level:")]
-        words = [t for t in terms if not t.lower().startswith("@level:") and t.upper() not in ("AND", "OR")]
+        tagged = [t for t in terms if t.startswith("@") and ":" in t]
+        self.levels = [t.split(":", 1)[1].lower() for t in tagged if t.lower().startswith("@level:")]
+        self.services = [t.split(":", 1)[1] for t in tagged if t.lower().startswith("@service:")]
+        self.attributes = [tuple(t[1:].split(":", 1)) for t in tagged
+                           if not t.lower().startswith(("@level:", "@service:"))]
+        words = [t for t in terms if t not in tagged and t.upper() not in ("AND", "OR")]
         self.require = [w.lower() for w in words if not w.startswith("-")]
         self.exclude = [w[1:].lower() for w in words if w.startswith("-") and len(w) > 1]
 
-    def __call__(self, line: LogRecord) -> bool:
+    def __call__(self, line: LogRecord, service_id: str | None = None) -> bool:
         text = line.message.lower()
         return (all(w in text for w in self.require) and not any(w in text for w in self.exclude)
-                and (not self.levels or line.severity.lower() in self.levels))
+                and (not self.levels or line.severity.lower() in self.levels)
+                and (not self.services or service_id in self.services)
+                and all(line.attributes.get(k) == v for k, v in self.attributes))
 
 
 def _lookup(pool: Mapping[str, dict[str, Any]], ref: str, kind: str) -> dict[str, Any]:
