@@ -12,6 +12,8 @@ ACK_SECONDS = Histogram(
 )
 UNAUTHENTICATED = Counter("chatops_unauthenticated_requests_total",
                           "Requests rejected for a missing, wrong or stale signature")
+REJECTED = Counter("chatops_rejected_requests_total",
+                   "Signed requests refused because their body or a field is malformed", ["reason"])
 REPLAYS = Counter("chatops_replayed_requests_total", "Signed requests seen twice (same trigger_id)")
 ERRORS = Counter("chatops_errors_total", "Errors while handling requests", ["where"])
 JOBS_QUEUED = Gauge("chatops_jobs_queued", "Jobs waiting in the pool")

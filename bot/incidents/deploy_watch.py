@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.changes.runner import deployment_summary
 from bot.changes.verification import verify_deployment
+from bot.common import json_depth
 from bot.config.services import ServiceConfig
 from bot.incidents.policy import Signal, WatchSettings, health_of, is_failing, severity_for
 from bot.incidents.service import Incidents
@@ -166,8 +167,8 @@ class DeployWatch:
         token = request.match_info.get("token", "")
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
             return web.json_response({"error": "not found"}, status=404)
-        try:
-            event = parse_webhook(await request.json())
+        try:  # json_depth: a body nested 20,000 deep would otherwise raise RecursionError (a 500)
+            event = parse_webhook(json_depth.loads(await request.read()))
         except ValueError:
             event = None
         if event is None:

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.common import log, metrics
 from bot.i18n import t
 from bot.runtime import Runtime
-from bot.slack.request import RequestInfo
+from bot.slack.request import InvalidRequest, RequestInfo
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,14 @@ def build_bolt_app(rt: Runtime, registrars: Iterable[Registrar]) -> AsyncApp:
     async def audit_and_dedupe(body, context, next):
         cid = log.new_correlation_id()
         log.correlation_id.set(cid)
-        info = RequestInfo.from_body(body)
+        try:
+            info = RequestInfo.from_body(body)
+        except InvalidRequest as problem:  # Socket Mode: over HTTP, bot.slack.http refused it already
+            metrics.REJECTED.labels(problem.key).inc()
+            rt.audit.received(kind="invalid", name="request", outcome="rejected", detail=str(problem),
+                              correlation_id=cid)
+            text = t(f"common.{problem.key}", rt.config.i18n.language, field=problem.field)
+            return BoltResponse(status=200, body=_ephemeral(text))
         context["correlation_id"] = cid
         context["request_info"] = info
         context["lang"] = rt.language_for(info.channel_id)
@@ -73,7 +80,10 @@ def build_bolt_app(rt: Runtime, registrars: Iterable[Registrar]) -> AsyncApp:
         lang = context.get("user_lang") or context.get("lang")
         cid = context.get("correlation_id")
         if isinstance(error, BoltUnhandledRequestError):
-            info = RequestInfo.from_body(body or {})
+            try:
+                info = RequestInfo.from_body(body or {})
+            except InvalidRequest:
+                info = RequestInfo.from_body({})
             if cid:
                 rt.audit.outcome(cid, "unhandled")
             key = "common.unknown_action" if info.kind == "action" else "common.unknown_command"

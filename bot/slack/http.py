@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from urllib.parse import parse_qs
@@ -12,11 +11,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.common import metrics
+from bot.common import json_depth, metrics
 from bot.common.redact import redact
 from bot.i18n import t
 from bot.runtime import Runtime
 from bot.slack import signing
+from bot.slack.request import InvalidRequest, RequestInfo
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +33,19 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not signing.is_valid(rt.settings.SLACK_SIGNING_SECRET or "", raw, timestamp, signature):
+            # A stranger's request: one warning line, never a traceback.
             metrics.UNAUTHENTICATED.inc()
             logger.warning("rejected request with a missing, wrong or stale signature",
                            extra={"remote": request.remote})
             return web.json_response({"error": "invalid request"}, status=401)
-        problem, kind, name = _inspect(raw, request.content_type)
-        if problem:
-            rt.audit.received(kind="invalid", name="request", outcome="rejected", detail=problem,
+        problem, info = _inspect(raw, request.content_type)
+        if problem is not None:
+            metrics.REJECTED.labels(problem.key).inc()
+            rt.audit.received(kind="invalid", name="request", outcome="rejected", detail=str(problem),
                               arguments=raw[:200].decode("utf-8", "replace"))
-            return web.json_response({"error": t(f"common.{problem}", rt.config.i18n.language)}, status=400)
+            text = t(f"common.{problem.key}", rt.config.i18n.language, field=problem.field)
+            return web.json_response({"error": text}, status=400)
+        kind, name = info.kind, info.name[:64]
         bolt_request = AsyncBoltRequest(
             body=raw.decode("utf-8"), query=request.query_string,
             headers={k.lower(): [v] for k, v in request.headers.items()},
@@ -75,25 +79,34 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     return app
 
 
-def _inspect(raw: bytes, content_type: str) -> tuple[str | None, str, str]:
-    """(what is wrong with a signed body or None, "command"/"action", the command or action id)."""
+def _inspect(raw: bytes, content_type: str) -> tuple[InvalidRequest | None, RequestInfo | None]:
+    """(what is wrong with a signed body, or None and the request's RequestInfo).
+
+    Everything Bolt will parse is checked first: UTF-8, the form, the payload's JSON nesting depth
+    (json.loads recurses per level), and the fields RequestInfo validates."""
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return "invalid_utf8", "", ""
+        return InvalidRequest("invalid_utf8", ""), None
     if content_type != "application/x-www-form-urlencoded":
-        return "not_form", "", ""
-    form = parse_qs(body)
+        return InvalidRequest("not_form", ""), None
+    form = {key: values[0] for key, values in parse_qs(body).items()}
     if "payload" in form:
         try:
-            payload = json.loads(form["payload"][0])
+            fields = json_depth.loads(form["payload"])
+        except json_depth.TooDeep:
+            return InvalidRequest("too_deep", "payload"), None
         except ValueError:
-            return "bad_payload", "", ""
-        if not isinstance(payload, dict):
-            return "bad_payload", "", ""
-        actions = payload.get("actions") or [{}]
-        action_id = actions[0].get("action_id", "") if isinstance(actions[0], dict) else ""
-        return None, "action", str(action_id)[:64]
-    if "command" in form:
-        return None, "command", form["command"][0][:64]
-    return "not_form", "", ""
+            return InvalidRequest("bad_payload", "payload"), None
+        if not isinstance(fields, dict):
+            return InvalidRequest("bad_payload", "payload"), None
+        if fields.get("type") != "block_actions":  # the only interaction the app's manifest enables
+            return InvalidRequest("unsupported_interaction", str(fields.get("type"))[:64]), None
+    elif "command" in form:
+        fields = form
+    else:
+        return InvalidRequest("not_form", ""), None
+    try:
+        return None, RequestInfo.from_body(fields)
+    except InvalidRequest as problem:
+        return problem, None

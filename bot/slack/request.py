@@ -1,12 +1,36 @@
-"""What a handler needs to know about one Slack request, read from its payload without I/O."""
+"""What a handler needs to know about one Slack request, read from its payload without I/O.
+
+This is where a request's fields enter the bot, so they are checked here: every id has Slack's
+shape (ASCII letters and digits, at most 32 characters: what the audit log's columns hold), every
+field has the type Slack sends. A signed body that breaks these rules did not come from Slack as
+documented; it is refused (``InvalidRequest``) instead of reaching a handler or poisoning the audit log.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_COMMAND_TEXT = 2000
+MAX_ID = 32  # audit_log.team_id / user_id / channel_id
+MAX_TRIGGER_ID = 128  # audit_log.trigger_id, seen_requests.trigger_id
+MAX_NAME = 255  # audit_log.name; Slack's action_id limit
+MAX_RESPONSE_URL = 2048
+
+_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ID}}}")
+_TRIGGER_ID = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_TRIGGER_ID}}}")
+_COMMAND = re.compile(r"/[^\s/]{1,63}")
+
+
+class InvalidRequest(ValueError):
+    """A signed request whose shape is wrong: ``key`` names the catalogue sentence, ``field`` the culprit."""
+
+    def __init__(self, key: str, field: str) -> None:
+        super().__init__(f"{key}: {field}")
+        self.key = key
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -22,23 +46,79 @@ class RequestInfo:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> RequestInfo:
+        """Raises InvalidRequest when a slash command or a block_actions payload is malformed."""
         if "command" in body:
+            command = body.get("command")
+            if not isinstance(command, str) or not _COMMAND.fullmatch(command):
+                raise InvalidRequest("bad_field", "command")
             return cls(
-                kind="command", name=str(body.get("command", "")), team_id=body.get("team_id"),
-                user_id=body.get("user_id"), channel_id=body.get("channel_id"),
-                arguments=str(body.get("text", "")), trigger_id=body.get("trigger_id"),
-                response_url=body.get("response_url"),
+                kind="command", name=command, team_id=_id(body, "team_id"),
+                user_id=_id(body, "user_id", required=True), channel_id=_id(body, "channel_id"),
+                arguments=_text(body, "text"), trigger_id=_trigger_id(body.get("trigger_id")),
+                response_url=_response_url(body.get("response_url")),
             )
         if body.get("type") == "block_actions":
-            actions = body.get("actions") or [{}]
-            action = actions[0] if isinstance(actions[0], dict) else {}
-            channel = body.get("channel") or body.get("container") or {}
+            action = _first_action(body.get("actions"))
+            channel = _object(body, "channel") or _object(body, "container")
+            channel_id = channel.get("id") if "id" in channel else channel.get("channel_id")
             return cls(
-                kind="action", name=str(action.get("action_id", "")),
-                team_id=(body.get("team") or {}).get("id"), user_id=(body.get("user") or {}).get("id"),
-                channel_id=channel.get("id") or channel.get("channel_id"),
+                kind="action", name=action["action_id"], team_id=_id(_object(body, "team"), "id", "team.id"),
+                user_id=_id(_object(body, "user"), "id", "user.id", required=True),
+                channel_id=_id({"id": channel_id}, "id", "channel.id"),
                 arguments=json.dumps({"value": action.get("value")}, ensure_ascii=False),
-                trigger_id=body.get("trigger_id"), response_url=body.get("response_url"),
+                trigger_id=_trigger_id(body.get("trigger_id")),
+                response_url=_response_url(body.get("response_url")),
             )
-        return cls(kind="other", name=str(body.get("type", "unknown")), team_id=None, user_id=None,
+        return cls(kind="other", name=str(body.get("type", "unknown"))[:MAX_NAME], team_id=None, user_id=None,
                    channel_id=None, arguments="", trigger_id=None, response_url=None)
+
+
+def _id(body: dict[str, Any], key: str, field: str | None = None, *, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise InvalidRequest("bad_field", field or key)
+    return value
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise InvalidRequest("bad_field", key)
+    return value
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest("bad_field", key)
+    return value
+
+
+def _first_action(actions: Any) -> dict[str, Any]:
+    """Slack sends ``actions`` as a non-empty list of objects, each with a string ``action_id``."""
+    if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+        raise InvalidRequest("bad_field", "actions")
+    action_id = actions[0].get("action_id")
+    if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_NAME:
+        raise InvalidRequest("bad_field", "actions[0].action_id")
+    return actions[0]
+
+
+def _trigger_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TRIGGER_ID.fullmatch(value):
+        raise InvalidRequest("bad_field", "trigger_id")
+    return value
+
+
+def _response_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_RESPONSE_URL or not value.startswith(("https://", "http://")):
+        raise InvalidRequest("bad_field", "response_url")
+    return value
