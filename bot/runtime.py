@@ -159,7 +159,7 @@ def build_runtime(settings: Settings, config: ServicesFile) -> Runtime:
         slack=slack,
         user_languages=UserLanguages(slack),
         jobs=JobPool(settings.CHATOPS_WORKERS, settings.CHATOPS_QUEUE_SIZE),
-        audit=AuditWriter(store),
+        audit=AuditWriter(store, spill_path=settings.CHATOPS_AUDIT_SPILL_PATH),
         railway=railway,
         prober=Prober(http, auth_header=settings.CHATOPS_HEALTH_AUTH,
                       endpoint_timeout=settings.CHATOPS_PROBE_TIMEOUT_SECONDS,

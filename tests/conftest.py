@@ -89,7 +89,7 @@ def bot_settings(slack_url: str, database_url: str, **extra) -> Settings:
 
 
 @pytest.fixture
-async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
+async def make_bot(slack, sqlite_url, tmp_path) -> AsyncIterator[Callable]:
     """Start the real bot (runtime, Bolt app, HTTP server) on loopback; stopped after the test.
 
     The database is migrated first (as the release step does). A test that passes ``pg_url`` or
@@ -102,6 +102,7 @@ async def make_bot(slack, sqlite_url) -> AsyncIterator[Callable]:
     async def factory(config: ServicesFile | str = "", *, database_url: str | None = None,
                       **settings_extra) -> RunningBot:
         cfg = parse_services(config) if isinstance(config, str) else config
+        settings_extra.setdefault("CHATOPS_AUDIT_SPILL_PATH", str(tmp_path / "audit-spill.jsonl"))
         settings = bot_settings(slack.url, database_url or sqlite_url, **settings_extra)
         await upgrade_async(settings.DATABASE_URL)
         bot = await start_bot(settings, cfg, registrars())

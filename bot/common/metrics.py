@@ -23,3 +23,11 @@ JOB_SECONDS = Histogram("chatops_job_seconds", "Job run time", ["name"],
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 SLACK_CALLS = Counter("chatops_slack_calls_total", "Slack Web API calls", ["method", "outcome"])
 RAILWAY_CALLS = Counter("chatops_railway_calls_total", "Railway API calls", ["operation", "outcome"])
+AUDIT_BACKLOG = Gauge("chatops_audit_backlog", "Audit rows queued and not yet written")
+AUDIT_WRITTEN = Counter("chatops_audit_rows_written_total", "Audit rows written as received")
+AUDIT_REPAIRED = Counter("chatops_audit_rows_repaired_total",
+                         "Audit rows the database refused, written again coerced to their columns")
+AUDIT_SPILLED = Counter("chatops_audit_rows_spilled_total",
+                        "Audit rows written to the spill file instead of the database")
+AUDIT_WRITE_FAILURES = Counter("chatops_audit_write_failures_total",
+                               "Audit batch writes that failed while the database was unreachable")

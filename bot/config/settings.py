@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Following a rollback's new deployment: poll interval and bound (seconds).
     CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
     CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # Audit rows the database refuses even after repair, or still queued at shutdown (JSON lines).
+    CHATOPS_AUDIT_SPILL_PATH: Path = Path("chatops-audit-spill.jsonl")
     # Work queue behind the acks.
     CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
     CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)

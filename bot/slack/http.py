@@ -65,6 +65,10 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
         except Exception as exc:
             return web.json_response({"status": "unavailable", "reason": "database unreachable",
                                       "detail": redact(f"{type(exc).__name__}: {exc}")[:300]}, status=503)
+        stuck = rt.audit.stuck()
+        if stuck:
+            return web.json_response({"status": "unavailable", "reason": "audit writer stuck", "detail": stuck,
+                                      "backlog": rt.audit.backlog}, status=503)
         return web.json_response({"status": "ready"})
 
     async def prometheus(_request: web.Request) -> web.Response:
