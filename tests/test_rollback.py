@@ -112,6 +112,37 @@ async def test_self_approval_and_non_approvers_are_refused(make_bot, slack, sign
     assert rollback_env.railway.mutations("deploymentRollback") == []
 
 
+async def test_only_approvers_may_reject_and_the_requester_may_withdraw(db_url, make_bot, slack, signer,
+                                                                        rollback_env):
+    bot = await make_bot(rollback_env.config(), database_url=db_url, **rollback_env.settings())
+    message = await _request(bot, slack, signer)
+    request_id = _request_id(message)
+    # U0BOB is neither an approver nor the requester: neither the button nor the command rejects.
+    await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_REJECT, "U0BOB"))
+    await _post(bot.slack_url, signer.slash_command("/rollback", f"reject {request_id} no", user_id="U0BOB",
+                                                    channel_id=CHANNEL,
+                                                    response_url=slack.response_url(channel=CHANNEL)))
+    await eventually(lambda: _ephemerals(slack).count("cannot reject") >= 2 or None)
+    assert (await actions.get(bot.rt.store, request_id)).status == actions.PENDING
+    assert "Reject" in json.dumps(slack.message(CHANNEL, message["ts"])["blocks"])  # buttons still there
+    await bot.rt.audit.flush()
+    refused = [r for r in await audit.entries(bot.rt.store) if r.user_id == "U0BOB"]
+    assert [r.outcome for r in refused] == ["refused_not_approver", "refused_not_approver"]
+
+    # An approver can still approve it.
+    await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _finished(bot, request_id), timeout=20)
+    assert (done.status, done.decided_by) == (actions.SUCCEEDED, "U0LEO")
+    assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+
+    # The requester may take their own request back.
+    second = await _request(bot, slack, signer, text="backend", user="U0BOB")
+    await _post(bot.slack_url, _click(signer, slack, second, ActionId.ROLLBACK_REJECT, "U0BOB"))
+    withdrawn = await eventually(lambda: _finished(bot, _request_id(second)))
+    assert (withdrawn.status, withdrawn.decided_by) == (actions.REJECTED, "U0BOB")
+    assert "withdrawn" in [e.kind for e in await actions.events(bot.rt.store, withdrawn.id)]
+
+
 async def test_a_usergroup_member_may_approve(make_bot, slack, signer, rollback_env):
     bot = await make_bot(rollback_env.config(), **rollback_env.settings())
     message = await _request(bot, slack, signer)

@@ -126,15 +126,18 @@ class RollbackFlow:
             await tell(t("rollback.not_pending", lang, status=t(f"rollback.status.{req.status}", lang),
                          user=req.decided_by))
             return "already_decided"
-        if not reject:
-            rules = rt.config.approvals
-            if user == req.requested_by and not rules.allow_self_approval:
-                await tell(t("rollback.self_approval", lang))
-                return "refused_self"
-            if not await self.directory.may_approve(rules, user):
-                await tell(t("rollback.not_approver", lang, approvers=_mentions(rules.approvers)))
-                return "refused_not_approver"
-        decision = await (actions.reject(rt.store, req.id, user, note) if reject
+        rules = rt.config.approvals
+        withdrawn = reject and user == req.requested_by
+        if not reject and user == req.requested_by and not rules.allow_self_approval:
+            await tell(t("rollback.self_approval", lang))
+            return "refused_self"
+        # Only approvers decide, either way (else anyone could veto the mitigation); the requester
+        # may always withdraw their own request.
+        if not withdrawn and not await self.directory.may_approve(rules, user):
+            key = "rollback.not_approver_reject" if reject else "rollback.not_approver"
+            await tell(t(key, lang, approvers=_mentions(rules.approvers)))
+            return "refused_not_approver"
+        decision = await (actions.reject(rt.store, req.id, user, note, withdrawn=withdrawn) if reject
                           else actions.approve(rt.store, req.id, user))
         if not decision.won:
             current = decision.request
@@ -148,7 +151,7 @@ class RollbackFlow:
         if reject:
             if not note:
                 await tell(t("rollback.rejected_ok", lang, request_id=req.id))
-            return "rejected"
+            return "withdrawn" if withdrawn else "rejected"
         if self.runner is None:
             await actions.interrupt(rt.store, req.id, t("rollback.no_token", req.lang))
             return "interrupted"

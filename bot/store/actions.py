@@ -95,11 +95,12 @@ async def approve(store: Store, request_id: str, user_id: str) -> Decision:
                              require_unexpired=True, decided_by=user_id, decided_at=now)
 
 
-async def reject(store: Store, request_id: str, user_id: str, note: str = "") -> Decision:
+async def reject(store: Store, request_id: str, user_id: str, note: str = "", *, withdrawn: bool = False) -> Decision:
+    """``withdrawn``: the requester took their own request back (recorded as a ``withdrawn`` event)."""
     now = utcnow()
     return await _transition(store, request_id, {PENDING}, REJECTED, actor=user_id, now=now,
                              require_unexpired=True, decided_by=user_id, decided_at=now, decision_note=note,
-                             data={"note": note})
+                             event="withdrawn" if withdrawn else None, data={"note": note})
 
 
 async def expire(store: Store, request_id: str) -> Decision:
