@@ -84,6 +84,15 @@ class Monitor(_Model):
     summary_interval_seconds: float = Field(default=1.0, ge=0)
 
 
+class Alerts(_Model):
+    """``[alerts]``: how alerts from other monitors name their service. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The Alertmanager label that holds the service's name (as in ``[[services]] name``).
+    service_label: str = Field(default="service", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
 class I18n(_Model):
     language: Literal["en", "es"] = "en"
     channels: dict[str, Literal["en", "es"]] = {}
@@ -94,6 +103,7 @@ class ServicesFile(_Model):
     approvals: Approvals = Approvals()
     incidents: Incidents = Incidents()
     monitor: Monitor = Monitor()
+    alerts: Alerts = Alerts()
     i18n: I18n = I18n()
     path: Path | None = None
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     CHATOPS_HEALTH_AUTH: str | None = None
     # Secret path token for Railway deployment webhooks (unsigned by Railway).
     CHATOPS_WEBHOOK_TOKEN: str | None = None
+    # Secret path token for alerts from Alertmanager, UptimeRobot and others (``POST /alerts/<source>/<token>``).
+    CHATOPS_ALERTS_TOKEN: str | None = None
     # Health probes: each endpoint's timeout, and the bound on a whole report (seconds).
     CHATOPS_PROBE_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     CHATOPS_PROBE_BUDGET_SECONDS: float = Field(default=8.0, gt=0)
@@ -166,7 +168,7 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"{name} is malformed: expected {expects}.") from None
     for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_APP_TOKEN,
                    settings.RAILWAY_API_TOKEN, settings.RAILWAY_TOKEN, settings.CHATOPS_HEALTH_AUTH,
-                   settings.CHATOPS_WEBHOOK_TOKEN):
+                   settings.CHATOPS_WEBHOOK_TOKEN, settings.CHATOPS_ALERTS_TOKEN):
         register_secret(secret)
     return settings
 

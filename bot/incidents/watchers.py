@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.alerts import intake as alert_intake
 from bot.incidents.deploy_watch import WEBHOOK_PATH, DeployWatch
 from bot.incidents.leadership import Leadership
 from bot.incidents.monitor import Monitor
@@ -28,6 +29,7 @@ def install(rt: Runtime, playbook_runner: PlaybookRunner | None = None) -> Incid
     rt.extras.setdefault("rollback_finished", []).append(incidents.on_rollback_finished)
     if rt.settings.CHATOPS_WEBHOOK_TOKEN:
         rt.web_routes.append(("POST", WEBHOOK_PATH, watch.webhook))
+    alert_intake.install(rt, incidents)  # POST /alerts/<source>/<token> when CHATOPS_ALERTS_TOKEN is set
 
     async def start_leading() -> None:
         if settings.enabled and rt.config.services:

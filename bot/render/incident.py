@@ -33,7 +33,7 @@ FINDING_EMOJI = {"problem": "❌", "ok": "✅", "unknown": "❔"}
 ACTION_KINDS = frozenset({"declared", "playbooks", "rollback_requested", "rollback_approved", "rollback_finished",
                           "rollback_failed", "mitigated", "relapsed", "resolution_proposed", "acknowledged",
                           "resolved"})
-INCIDENT_REASONS = frozenset({"pressure", "deploy_crashed", "deploy_failed", "deploy_unverified", "manual"})
+INCIDENT_REASONS = frozenset({"pressure", "deploy_crashed", "deploy_failed", "deploy_unverified", "manual", "alert"})
 _REASON_VARS = ("deployment", "detail", "title", "metric", "percent", "threshold", "serving")
 TRIGGER_WINDOW = timedelta(hours=2)
 
@@ -210,7 +210,7 @@ def summary_message(view: IncidentView) -> tuple[str, list[dict]]:
         blocks += [{"type": "divider"}, {"type": "actions", "block_id": f"incident-{inc.id}", "elements": buttons}]
     blocks.append(_context(t("incident.summary.footer", lang, n=len(view.events), ref=inc.ref)))
     text = _clip(t("incident.summary.fallback", lang, ref=inc.ref, status=status, severity=severity,
-                   service=inc.service, title=clean(inc.title, 200)), MAX_TEXT)
+                   service=inc.service, title=slack_escape(clean(inc.title, 200))), MAX_TEXT)
     return text, blocks[:MAX_BLOCKS]
 
 
