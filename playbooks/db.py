@@ -3,11 +3,13 @@
 Evidence: the service's ``DATABASE_URL`` (set, PostgreSQL scheme, same host/port/database and the
 same credentials as the Railway PostgreSQL service's own URL, compared and never shown), the
 PostgreSQL service's latest deployment, a real connection with asyncpg, the logs (P1000, P1001,
-ECONNREFUSED, Prisma), ``/ready`` and the live diagnostics endpoint.
+Prisma, and network errors naming the database's own address: a refused connection to Redis is not
+a database problem), ``/ready`` and the live diagnostics endpoint.
 
 ``/ready`` on the real backend is a flag set once at boot: 200 proves only that the database
 answered then, and 503 ``db:false`` after an outage at boot lasts until the process restarts, even
-when the database is back.
+when the database is back. ``/api/system/diagnostics`` is live: after an outage at runtime the backend
+reconnects by itself once the database answers again, no restart or redeploy needed.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from bot.changes.logscan import LogScan
+from bot.changes.logscan import ConnectionErrors, LogScan
 from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import pgconnect
 from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
+from playbooks.dependencies import dependencies
 from playbooks.evidence import Outcome, Unavailable, attempt
 from playbooks.pgconnect import BadUrl, ConnectResult, DbUrl
 
 LOG_FILTERS = ("P1000", "P1001", "ECONNREFUSED", "Database connection", "Prisma", "DATABASE_URL")
-_LOG_PATTERNS = ("p1000", "p1001", "econnrefused", "prisma_error", "db_connect_failed", "db_url_missing",
-                 "db_url_invalid")
+_LOG_PATTERNS = ("p1000", "p1001", "prisma_error", "db_connect_failed", "db_url_missing", "db_url_invalid")
 _PG_RUNNING = ("SUCCESS",)
 _REFERENCE = "${{Postgres.DATABASE_URL}}"
 
@@ -44,6 +46,7 @@ class Facts:
     connect: ConnectResult | None = None
     logs: LogScan | None = None
     log_lines: int = 0
+    refused: tuple[ConnectionErrors, ...] = ()  # network errors naming the database's address
     logs_error: str | None = None
     ready: tuple[str, Judgement] | None = None
     ready_error: str | None = None
@@ -124,6 +127,7 @@ async def gather_facts(ctx: PlaybookContext) -> Facts:
     facts.live, facts.live_error = _store(live)
     if logs.ok:
         facts.logs, facts.log_lines = logs.value
+        facts.refused = tuple((await dependencies(ctx)).split(facts.logs)["database"])
     else:
         facts.logs_error = logs.error
     return facts
@@ -196,16 +200,19 @@ def _connect_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:
     return [Evidence(check, ctx.t(f"db.seen.connect_{result.kind}", detail=result.detail), False)]
 
 
-def _log_counts(ctx: PlaybookContext, logs: LogScan) -> str:
-    parts = []
-    for name in _LOG_PATTERNS:
-        n = logs.count(name)
-        if n:
-            extra = ""
-            if name == "econnrefused" and logs.last.get(name) and logs.last[name].detail:
-                extra = f" ({logs.last[name].detail})"
-            parts.append(f"{n} × {ctx.t(f'db.pattern.{name}')}{extra}")
+def _log_counts(ctx: PlaybookContext, f: Facts) -> str:
+    assert f.logs is not None
+    parts = [f"{n} × {ctx.t(f'db.pattern.{name}')}" for name in _LOG_PATTERNS if (n := f.logs.count(name))]
+    parts += [f"{e.count} × {'/'.join(e.codes)} ({e.address})" for e in f.refused]
     return ", ".join(parts)
+
+
+def _latest_line(f: Facts) -> str:
+    assert f.logs is not None
+    hits = [h for h in (f.logs.sample(*_LOG_PATTERNS), *(e.last for e in f.refused)) if h is not None]
+    dated = [h for h in hits if h.timestamp is not None]
+    latest = max(dated, key=lambda h: h.timestamp) if dated else (hits[0] if hits else None)  # type: ignore[arg-type,return-value]
+    return latest.text if latest else ""
 
 
 def _log_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:
@@ -213,11 +220,9 @@ def _log_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:
     if f.logs_error:
         return [Evidence(check, f.logs_error, None)]
     assert f.logs is not None
-    counts = _log_counts(ctx, f.logs)
+    counts = _log_counts(ctx, f)
     if counts:
-        latest = f.logs.sample(*_LOG_PATTERNS)
-        return [Evidence(check, ctx.t("db.seen.logs_errors", counts=counts, line=latest.text if latest else ""),
-                         False)]
+        return [Evidence(check, ctx.t("db.seen.logs_errors", counts=counts, line=_latest_line(f)), False)]
     key = "db.seen.logs_connected" if f.logs.count("db_connected") else "db.seen.logs_clean"
     return [Evidence(check, ctx.t(key, n=f.log_lines), True)]
 
@@ -308,12 +313,19 @@ def _diagnosis(ctx: PlaybookContext, f: Facts, service: str) -> tuple[str, list[
     ready = _ready_reason(f)
     if ready == "safe_boot":
         return ctx.t("db.cause.safe_boot"), [step("safe_boot"), step("redeploy")], ["redeploy"]
-    if live is False or (logs and logs.count("p1001", "econnrefused", "db_connect_failed") and live is not True):
-        return ctx.t("db.cause.runtime_down"), [step("check_pg"), step("logs"), step("restart")], ["restart"]
+    logged_down = bool(logs and (logs.count("p1001", "db_connect_failed") or f.refused))
+    if live is False or (logged_down and live is not True):
+        if ready in ("db_down_at_boot", "not_ready"):  # down at boot and still down: a restart is needed after
+            return ctx.t("db.cause.down_since_boot", service=service), [step("check_pg"), step("logs"),
+                                                                          step("restart_after_pg")], []
+        # The backend reconnects by itself once the database answers: no restart or redeploy.
+        return ctx.t("db.cause.runtime_down"), [step("check_pg"), step("logs"), step("reconnects")], []
     if ready in ("db_down_at_boot", "not_ready"):
         key = "db.cause.boot_flag" if live else "db.cause.not_ready"
         return ctx.t(key, service=service), [step("restart"), step("logs")], ["restart"]
-    return ctx.t("db.cause.ok"), [], []
+    if f.same_target is not None:
+        return ctx.t("db.cause.ok"), [], []
+    return ctx.t("db.cause.ok_answers"), [], []
 
 
 async def run(ctx: PlaybookContext) -> Finding:

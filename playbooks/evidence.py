@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 from bot.changes.logscan import LogScan, scan
 from bot.common.errors import ChatopsError
+from bot.common.identity import CORRELATION_HEADER, correlation_id
 from bot.probe.fetch import Fetched, FetchFailure, fetch
 from bot.probe.profiles import Endpoint, Profile, load_profile
 from bot.railway.models import Deployment, LogLine, Metrics, SecretVariables, ServiceIds
@@ -169,15 +169,11 @@ def endpoint_for(ctx: PlaybookContext, role: str) -> Endpoint | None:
     return next((e for e in profile(ctx).endpoints if e.role == role), None)
 
 
-def correlation_id() -> str:
-    return f"chatops-diagnose-{uuid.uuid4().hex[:12]}"
-
-
 async def request(ctx: PlaybookContext, path: str, *, method: str = "GET",
                   headers: dict[str, str] | None = None) -> Fetched:
     """One bounded request to the service; no answer at all raises Unavailable naming the failure."""
     deadline = asyncio.get_running_loop().time() + ctx.http_timeout
-    sent = {"Accept": "application/json", "X-Correlation-ID": correlation_id(), **(headers or {})}
+    sent = {"Accept": "application/json", CORRELATION_HEADER: correlation_id("diagnose"), **(headers or {})}
     try:
         return await fetch(ctx.http, ctx.service.url + path, method=method, headers=sent, deadline=deadline,
                            body_cap=BODY_CAP)

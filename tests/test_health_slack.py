@@ -55,11 +55,12 @@ async def test_healthy(make_bot, slack, signer, target):
     assert len(report["blocks"]) <= 50
 
 
-async def test_database_down_now_is_degraded_and_offers_the_db_playbook(make_bot, slack, signer, target):
+async def test_database_down_now_is_down_and_offers_the_db_playbook(make_bot, slack, signer, target):
     bot = await make_bot(_config(target.url))
     target.set_state(db_down_at_runtime=True)
     _, report = await _health(bot, slack, signer)
-    assert "DEGRADED" in _text(report).upper() and "database=FAIL" in _text(report)
+    assert report["text"].startswith("backend: down") and "database=FAIL" in _text(report)
+    assert "/ready still says 200" in _text(report)
     assert _buttons(report)[ActionId.DIAGNOSE_RUN.value] == "db:backend"
 
 
@@ -93,7 +94,7 @@ async def test_failures_are_classified(make_bot, slack, signer, target, fault, k
 
 
 async def test_runbook_drift_is_reported_as_drift_not_as_down(make_bot, slack, signer, target):
-    bot = await make_bot(_config(target.url, profile="runbook"))
+    bot = await make_bot(_config(target.url, profile="runbook"), CHATOPS_HEALTH_AUTH="Bearer ops-token-123456")
     _, report = await _health(bot, slack, signer)
     text = _text(report)
     assert "/api/system/health/detailed" in text and "/api/system/diagnostics" in text

@@ -159,7 +159,7 @@ async def test_database_outage_end_to_end(make_bot, slack, signer, target, railw
     # Detection lag is the hysteresis: the first failing probe is the impact start.
     ttd = (inc.detected_at - inc.impact_started_at).total_seconds()
     assert 0.15 <= ttd < 3
-    assert (inc.severity, inc.source, inc.symptom) == ("sev2", "monitor", "db")
+    assert (inc.severity, inc.source, inc.symptom) == ("sev1", "monitor", "db")  # the database does not answer: down
 
     # Its own channel, named by the rules, with the responders (the on-call group expanded) invited.
     created = slack.calls_to("conversations.create")

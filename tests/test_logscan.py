@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.changes.logscan import PATTERNS, blocks, clean, scan
+from bot.common.identity import USER_AGENT, correlation_id
 from bot.railway.models import LogLine
+from tests import real_backend as real
 from tests.shared import shared_path
 
 GREEN, RED, YELLOW, RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[39m"
@@ -162,10 +164,16 @@ def test_redis_flood_as_one_entry_per_physical_line() -> None:
     assert "econnrefused" not in result.matched
 
 
-def test_database_econnrefused_keeps_its_address() -> None:
-    result = scan(["Error: connect ECONNREFUSED 10.0.0.7:5432", _redis_block()])
-    assert result.count("econnrefused") == 1
-    assert result.last["econnrefused"].detail == "10.0.0.7:5432"
+def test_network_errors_are_kept_by_the_address_they_name() -> None:
+    result = scan(["Error: connect ECONNREFUSED 10.0.0.7:5432", _redis_block(),
+                   "Error: getaddrinfo ENOTFOUND redis.railway.internal", "connect ETIMEDOUT [fd12::1]:6379"])
+    assert list(result.connection_errors) == ["10.0.0.7:5432", "127.0.0.1:6379", "redis.railway.internal",
+                                              "[fd12::1]:6379"]
+    db, redis_head, dns, v6 = result.connection_errors.values()
+    assert (db.count, db.codes, db.said_redis, db.host, db.port) == (1, ("ECONNREFUSED",), False, "10.0.0.7", 5432)
+    assert redis_head.said_redis and (redis_head.host, redis_head.port) == ("127.0.0.1", 6379)
+    assert (dns.codes, dns.host, dns.port) == (("ENOTFOUND",), "redis.railway.internal", None)
+    assert (v6.codes, v6.host, v6.port) == (("ETIMEDOUT",), "fd12::1", 6379)
     assert result.count("redis_error") == 1
 
 
@@ -218,3 +226,59 @@ def test_blocks_with_counts_a_block_once() -> None:
     result = scan([line])
     assert result.count("encryption_key_validation_failed", "encryption_key_invalid") == 2
     assert result.blocks_with("encryption_key_validation_failed", "encryption_key_invalid") == 1
+
+
+# ---- the real backend, booted on loopback (real-backend-observed.md) -------------------------------
+
+# Patterns that name a failure (the others say something went right: listening, connected, validated).
+FAILURE_PATTERNS = set(PATTERNS) - {"db_connected", "redis_connected", "encryption_key_ok", "encryption_key_from_jwt",
+                                    "jwt_secret_ok", "listening", "app_loaded", "shutdown"}
+
+
+def test_the_healthy_real_boot_matches_no_failure_pattern() -> None:
+    result = scan(real.HEALTHY_BOOT)
+    assert set(result.matched) & FAILURE_PATTERNS == set(), result.matched
+    assert (result.error_count, result.connection_errors, result.own_traffic) == (0, {}, 0)
+    assert result.listening and result.count("listening") == 3
+    for line in real.HEALTHY_BOOT:  # one by one too: no line is a failure on its own
+        assert set(scan([line]).matched) & FAILURE_PATTERNS == set(), line
+
+
+@pytest.mark.parametrize(("line", "pattern"), [
+    (real.DB_MISSING_AT_BOOT[0], "db_connect_retry"),
+    (real.DB_MISSING_AT_BOOT[-1], "db_connect_failed"),
+    (real.SHORT_SECRETS[0], "encryption_key_invalid"),
+    (real.SHORT_SECRETS[2], "encryption_key_validation_failed"),
+    (real.cors_blocked_line("https://evil.example.net"), "cors_rejected"),
+])
+def test_the_real_failure_lines_match(line: str, pattern: str) -> None:
+    assert pattern in scan([line]).matched
+
+
+def test_the_chromium_skip_line_is_not_a_browser_error_but_real_browser_failures_are() -> None:
+    skip = next(line for line in real.HEALTHY_BOOT if "Chromium" in line)
+    assert "browser_error" not in scan([skip]).matched
+    for failure in ("Error: Failed to launch the browser process! /usr/bin/chromium: not found",
+                    "ProtocolError: Protocol error (Target.createTarget): Target closed.",
+                    "[PUPPETEER] Error: Navigation timeout of 30000 ms exceeded",
+                    "Puppeteer launch failed: Could not find Chrome (ver. 121.0.6167.85)"):
+        assert "browser_error" in scan([failure]).matched, failure
+
+
+def test_the_bots_own_lines_are_dropped_and_a_users_are_kept() -> None:
+    mine = real.own_probe_lines()  # the recorded lines: an older bot's "chatops-cli-…" id
+    today = real.own_probe_lines(correlation_id("probe"), USER_AGENT)
+    user = real.own_probe_lines("7d0e4b1a-2c3f-4e5d-8a9b-0c1d2e3f4a5b", "Mozilla/5.0")
+    result = scan([*real.HEALTHY_BOOT, *mine, *today])
+    assert (result.error_count, result.own_traffic) == (0, 4)
+    assert result.blocks == len(blocks(real.HEALTHY_BOOT))
+    counted = scan([*real.HEALTHY_BOOT, *user])
+    assert (counted.error_count, counted.own_traffic) == (1, 0)
+    assert "Authentication required" in counted.errors[0].text
+
+
+def test_a_redis_outage_is_recorded_by_address_not_as_a_redis_or_database_pattern() -> None:
+    result = scan([line for _ in range(40) for line in real.redis_refused_block()])
+    assert result.blocks == 40 and list(result.connection_errors) == ["127.0.0.1:6390"]
+    assert result.connection_errors["127.0.0.1:6390"].count == 40
+    assert not {"redis_error", "p1001", "db_connect_failed"} & set(result.matched)

@@ -13,6 +13,7 @@ import tracemalloc
 
 import pytest
 
+from bot.common.identity import USER_AGENT
 from bot.probe.models import ENDPOINT_VERDICTS
 from sandbox.emulators.target import TargetEmulator
 from tests.probe_helpers import by_path, closed_port, prober, service
@@ -26,7 +27,7 @@ async def test_healthy_backend_every_endpoint_ok(emu, http):
     report = await prober(http).probe_service(service(emu.url))
     assert report.verdict == "healthy", report.reason_line
     assert report.reason == "healthy" and report.next_step is None and report.drift == []
-    assert {e.verdict for e in report.endpoints} == {"ok"}
+    assert {e.path: e.verdict for e in report.endpoints if e.verdict != "ok"} == {"/api/dashboard/stats": "skipped"}
     assert [e.path for e in report.endpoints] == [
         "/health", "/api/health", "/ready", "/api/system/health/detailed", "/api/system/diagnostics",
         "/api/cors-debug", "/config", "/version", "/api/dashboard/stats"]
@@ -34,14 +35,28 @@ async def test_healthy_backend_every_endpoint_ok(emu, http):
     ready = by_path(report, "/ready")
     assert ready.status == 200 and ready.fields["db"] is True and ready.latency_ms > 0
     assert by_path(report, "/api/system/diagnostics").fields["database"] == "OK"
+    assert emu.requests_to("/api/dashboard/stats") == []
+
+
+async def test_an_endpoint_that_needs_auth_is_requested_only_with_chatops_health_auth(emu, http):
+    report = await prober(http).probe_service(service(emu.url))
+    skipped = by_path(report, "/api/dashboard/stats")
+    assert (skipped.verdict, skipped.status, skipped.latency_ms) == ("skipped", None, None)
+    assert report.reason_args["skipped"] == 1 and report.reason_args["n"] == len(report.endpoints) - 1
+    assert emu.requests_to("/api/dashboard/stats") == []
+    authed = await prober(http, auth_header="Bearer t0ken-for-the-probe").probe_service(service(emu.url))
+    assert by_path(authed, "/api/dashboard/stats").status == 401
+    [request] = emu.requests_to("/api/dashboard/stats")
+    assert request.headers["Authorization"] == "Bearer t0ken-for-the-probe"
 
 
 async def test_requests_carry_one_correlation_id_and_no_origin(emu, http):
     report = await prober(http).probe_service(service(emu.url))
     seen = list(emu.requests)
-    assert len(seen) == len(report.endpoints)
+    assert len(seen) == len([e for e in report.endpoints if e.verdict != "skipped"])
     assert {r.headers.get("X-Correlation-ID") for r in seen} == {report.correlation_id}
-    assert report.correlation_id.startswith("chatops-")
+    assert report.correlation_id.startswith("chatops-probe-")
+    assert {r.headers.get("User-Agent") for r in seen} == {USER_AGENT}
     assert not any("Origin" in r.headers for r in seen)
 
 
@@ -65,7 +80,7 @@ async def test_dns_failure(http):
 async def test_connection_refused_closed_port(http):
     report = await prober(http).probe_service(service(f"http://127.0.0.1:{closed_port()}"))
     assert report.verdict == "down" and report.reason == "liveness_down"
-    assert {e.failure for e in report.endpoints} == {"refused"}
+    assert {e.failure for e in report.endpoints if e.verdict != "skipped"} == {"refused"}
     assert report.reason_args["failure"] == "refused"
 
 
@@ -126,7 +141,7 @@ async def test_hung_endpoint_times_out_at_its_limit_without_delaying_others(emu,
     ready = by_path(report, "/ready")
     assert (ready.verdict, ready.failure, ready.status) == ("timeout", "timeout", None)
     assert 380 <= ready.latency_ms < 700 and "0.4 s" in ready.detail
-    others = [e for e in report.endpoints if e.path != "/ready"]
+    others = [e for e in report.endpoints if e.path != "/ready" and e.verdict != "skipped"]
     assert all(e.verdict == "ok" and e.latency_ms < 300 for e in others)
     assert report.verdict == "degraded" and report.reason == "endpoint_failed" and report.next_step == "db"
 
@@ -204,7 +219,7 @@ async def test_not_json_and_wrong_shape_are_unexpected_drift(emu, http):
 
 
 async def test_runbook_profile_404_is_missing_drift_with_live_replacement(emu, http):
-    report = await prober(http).probe_service(service(emu.url, "runbook"))
+    report = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(emu.url, "runbook"))
     detailed = by_path(report, "/api/system/health/detailed")
     assert (detailed.verdict, detailed.status, detailed.failure) == ("missing", 404, "http_4xx")
     assert by_path(report, "/api/system/diagnostics").verdict == "ok"
@@ -217,9 +232,19 @@ async def test_runbook_profile_404_is_missing_drift_with_live_replacement(emu, h
 
 async def test_runbook_profile_replacement_sees_runtime_db_outage(emu, http):
     emu.set_state(db_down_at_runtime=True)
-    report = await prober(http).probe_service(service(emu.url, "runbook"))
+    report = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(emu.url, "runbook"))
     assert report.drift[0].replacement_ok is False
-    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_now", "db")
+    assert (report.verdict, report.reason, report.next_step) == ("down", "db_down_now", "db")
+    assert (report.reason_args["ready_path"], report.reason_args["ready_status"]) == ("/ready", 200)
+
+
+async def test_without_auth_the_runbook_detailed_endpoint_is_skipped_and_its_replacement_probed(emu, http):
+    emu.set_state(db_down_at_runtime=True)
+    report = await prober(http).probe_service(service(emu.url, "runbook"))
+    assert by_path(report, "/api/system/health/detailed").verdict == "skipped"
+    assert emu.requests_to("/api/system/health/detailed") == []
+    assert by_path(report, "/api/system/diagnostics").fields["database"] == "FAIL"
+    assert (report.verdict, report.reason, report.drift) == ("down", "db_down_now", [])
 
 
 async def test_same_404_is_expected_in_the_real_backend_profile(emu, http):
@@ -233,11 +258,12 @@ async def test_runbook_era_detailed_endpoint_with_auth_header(http):
     await target.start()
     try:
         ok = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(target.url, "runbook"))
-        refused = await prober(http).probe_service(service(target.url, "runbook"))
+        refused = await prober(http, auth_header="Bearer wrong-token-0000").probe_service(
+            service(target.url, "runbook"))
         target.set_state(db_down_at_runtime=True)
         db = await prober(http, auth_header="Bearer ops-token-123456").probe_service(service(target.url, "runbook"))
         adhoc_requests_before = len(target.requests)
-        await prober(http, auth_header="Bearer ops-token-123456").probe_url(
+        adhoc = await prober(http, auth_header="Bearer ops-token-123456").probe_url(
             target.url + "/api/system/health/detailed", "runbook")
     finally:
         await target.stop()
@@ -245,8 +271,11 @@ async def test_runbook_era_detailed_endpoint_with_auth_header(http):
     e = by_path(refused, "/api/system/health/detailed")
     assert (e.status, e.verdict, e.failure) == (401, "degraded", "http_4xx")
     assert (db.reason, db.next_step) == ("db_down_now", "db")
-    # A URL that is not a configured service never receives the operator's auth header.
-    assert all("Authorization" not in r.headers for r in list(target.requests)[adhoc_requests_before:])
+    # A URL that is not a configured service never receives the operator's auth header, so an
+    # endpoint that needs it is not requested at all.
+    assert adhoc.endpoints[0].verdict == "skipped"
+    after = list(target.requests)[adhoc_requests_before:]
+    assert all("Authorization" not in r.headers and r.path != "/api/system/health/detailed" for r in after)
 
 
 async def test_loading_state_is_not_reported_as_down(emu, http):
@@ -262,7 +291,7 @@ async def test_db_down_at_boot_needs_restart(emu, http):
     report = await prober(http).probe_service(service(emu.url))
     ready = by_path(report, "/ready")
     assert (ready.status, ready.verdict, ready.reason) == (503, "down", "db_down_at_boot")
-    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_at_boot", "db")
+    assert (report.verdict, report.reason, report.next_step) == ("down", "db_down_at_boot", "db")
 
 
 async def test_db_down_at_runtime_seen_even_though_ready_says_200(emu, http):
@@ -270,7 +299,7 @@ async def test_db_down_at_runtime_seen_even_though_ready_says_200(emu, http):
     report = await prober(http).probe_service(service(emu.url))
     assert by_path(report, "/ready").verdict == "ok"
     assert by_path(report, "/api/system/diagnostics").detail == "database=FAIL"
-    assert (report.verdict, report.reason, report.next_step) == ("degraded", "db_down_now", "db")
+    assert (report.verdict, report.reason, report.next_step) == ("down", "db_down_now", "db")
     assert report.reason_line == "db_down_now (/api/system/diagnostics: database=FAIL)"
 
 
@@ -282,7 +311,7 @@ async def test_safe_boot(emu, http):
 
 async def test_overload_header_is_degraded_with_memory_next_step(emu, http):
     emu.set_state(degraded_overload=True)
-    report = await prober(http).probe_service(service(emu.url))
+    report = await prober(http, auth_header="Bearer t0ken-for-the-probe").probe_service(service(emu.url))
     e = by_path(report, "/api/dashboard/stats")
     assert e.verdict == "degraded" and "X-Degraded=true" in e.detail and "event_loop_lag" in e.detail
     assert (report.reason, report.next_step) == ("overload", "memory")
@@ -341,7 +370,7 @@ async def test_probe_all_runs_services_concurrently(http):
         for t in targets:
             await t.stop()
     assert [r.name for r in reports] == ["svc0", "svc1", "svc2"]
-    assert [r.verdict for r in reports] == ["healthy", "degraded", "healthy"]
+    assert [r.verdict for r in reports] == ["healthy", "down", "healthy"]
     assert wall < 0.5
 
 
@@ -357,10 +386,13 @@ async def test_every_endpoint_verdict_is_reachable(emu, http):
     emu.set_fault("/api/system/diagnostics", "hang")
     emu.set_fault("/version", "wrong_shape")
     emu.set_state(db_down_at_boot=True, degraded_overload=True)
-    report = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url, "runbook"))
+    authed = prober(http, endpoint_timeout=0.3, auth_header="Bearer ops-token-123456")
+    report = await authed.probe_service(service(emu.url, "runbook"))
     seen = {e.verdict for e in report.endpoints}
-    report2 = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url))
+    report2 = await authed.probe_service(service(emu.url))
     seen |= {e.verdict for e in report2.endpoints}
+    report3 = await prober(http, endpoint_timeout=0.3).probe_service(service(emu.url))
+    seen |= {e.verdict for e in report3.endpoints}
     assert seen == set(ENDPOINT_VERDICTS), seen
 
 

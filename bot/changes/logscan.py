@@ -7,8 +7,14 @@ stdout line, and sometimes one entry with embedded newlines; both are handled: l
 blocks (a head line plus its indented or closing-brace continuations), and every pattern is counted at
 most once per block.
 
-An ``ECONNREFUSED`` inside a Redis error block counts as a Redis error, not a database one: a Redis
-outage floods the logs with ``❌ Redis error: Error: connect ECONNREFUSED …`` objects.
+A connection error (``ECONNREFUSED``, ``ETIMEDOUT``, ``ENOTFOUND``, …) is recorded by the address it
+names, not by the name of a dependency: the real backend prints a Redis outage as bare Node errors
+(``Error: connect ECONNREFUSED 127.0.0.1:6390`` and an indented object, thousands a minute), so only
+the address tells a Redis failure from a database one (``playbooks.dependencies`` attributes it).
+
+Lines the bot's own requests caused (they carry its correlation id or User-Agent,
+``bot.common.identity``) are dropped before anything is counted: a probe without auth makes the real
+backend log an error-level line, and that is not the service's failure.
 
 Everything kept from a line is ANSI-stripped, redacted and shortened.
 """
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.common.identity import is_own_traffic
 from bot.common.redact import MASK, redact
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -32,7 +39,10 @@ _WINSTON = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z? \[(?
 _CUT_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)(?!\d+(?:[/\s?#]|$))(?![^\s]*@)\S+")
 # That warning line may print a value without any scheme at all: keep nothing after it.
 _BAD_URL_LINE = re.compile(r"(DATABASE_URL tiene formato inválido:?).*")
-_ECONNREFUSED = re.compile(r"connect ECONNREFUSED (?P<address>[\w.\[\]:-]+)")
+# Node's network errors: "connect ECONNREFUSED host:port", "connect ETIMEDOUT host:port",
+# "getaddrinfo ENOTFOUND host" (no port).
+CONNECTION_ERROR = re.compile(r"\b(?P<code>ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|ECONNRESET)"
+                              r"\s+(?P<address>\[[0-9a-fA-F:]+\](?::\d+)?|[\w.-]+(?::\d+)?)")
 _REDIS_HEAD = re.compile(r"(?i)redis (connection )?error|\[ioredis\]")
 MAX_TEXT = 240
 _MAX_INPUT = 1000  # redaction cost grows with length: cut absurd lines first
@@ -65,8 +75,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "redis_unavailable": re.compile(r"Redis not available - skipping job workers"),
     "heap_error": re.compile(r"JavaScript heap out of memory|Reached heap limit|Allocation failed|\bENOMEM\b"
                              r"|(?i:out of memory)"),
-    "browser_error": re.compile(r"(?i)puppeteer|failed to launch the browser|browser (has )?disconnected"
-                                r"|\btarget closed\b|protocol error \(|navigation timeout|chromium"),
+    # Failures only: a healthy boot prints "SAFE_AUTH_STATUS_MODE enabled in production - skipping
+    # Chromium lazy-load", which names the browser without anything going wrong.
+    "browser_error": re.compile(r"(?i)failed to launch the browser|browser (has )?disconnected|\btarget closed\b"
+                                r"|protocol error \(|navigation timeout of \d+ ?ms exceeded"
+                                r"|puppeteer\b[^\n]*\b(error|failed|crash(ed)?)\b"
+                                r"|chrom(e|ium)\b[^\n]*\b(crash(ed)?|failed to launch|not found|error)\b"),
     "overload": re.compile(r"\[Overload Protection\] System overloaded"),
     "high_memory": re.compile(r"High memory usage detected|memory_high_(rss|heap)"),
     # process
@@ -95,6 +109,36 @@ class LogHit:
 
 
 @dataclass(frozen=True)
+class ConnectionErrors:
+    """The blocks whose network error names one address (``host:port``, or a host for ENOTFOUND)."""
+
+    address: str
+    count: int
+    codes: tuple[str, ...]
+    said_redis: bool  # some block's head named Redis: a hint when REDIS_URL is not known
+    first: LogHit
+    last: LogHit
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address)[0]
+
+    @property
+    def port(self) -> int | None:
+        return split_address(self.address)[1]
+
+
+def split_address(address: str) -> tuple[str, int | None]:
+    """(host, port) of ``host:port``, ``[v6]:port`` or a bare host."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+    return host.lower(), int(port) if port.isdigit() else None
+
+
+@dataclass(frozen=True)
 class LogScan:
     matched: dict[str, int]
     errors: list[LogHit]  # the first error blocks (see ``error_count`` for all)
@@ -106,6 +150,10 @@ class LogScan:
     last: dict[str, LogHit] = field(default_factory=dict)
     # How many blocks matched exactly this set of patterns.
     combinations: dict[frozenset[str], int] = field(default_factory=dict)
+    # Network errors by the address they name, most frequent first.
+    connection_errors: dict[str, ConnectionErrors] = field(default_factory=dict)
+    # Blocks dropped because the bot's own requests caused them.
+    own_traffic: int = 0
 
     def count(self, *names: str) -> int:
         """Matches of these patterns added up (a block matching two of them counts twice)."""
@@ -217,7 +265,8 @@ def scan(entries: Iterable[Any], *, max_errors: int = 20) -> LogScan:
     last: dict[str, LogHit] = {}
     errors: list[LogHit] = []
     combinations: Counter[frozenset[str]] = Counter()
-    error_count = 0
+    refused: dict[str, dict[str, Any]] = {}
+    error_count = own = 0
     app_loaded_at = stopped_at = listening_at = -1
     grouped = blocks(entries)
 
@@ -229,14 +278,15 @@ def scan(entries: Iterable[Any], *, max_errors: int = 20) -> LogScan:
 
     for index, block in enumerate(grouped):
         text = block.text
-        redis_block = bool(_REDIS_HEAD.search(block.head))
+        if is_own_traffic(text):
+            own += 1
+            continue
         names = [name for name, pattern in PATTERNS.items() if pattern.search(text)]
         for name in names:
             hit(name, block)
-        refused = _ECONNREFUSED.search(text)
-        if refused and not redis_block:
-            hit("econnrefused", block, refused.group("address"))
-            names.append("econnrefused")
+        network = CONNECTION_ERROR.search(text)
+        if network:
+            _note_connection_error(refused, network, block)
         if names:
             combinations[frozenset(names)] += 1
         if _is_error(block):
@@ -249,7 +299,21 @@ def scan(entries: Iterable[Any], *, max_errors: int = 20) -> LogScan:
             listening_at = index
         if any(PATTERNS[name].search(text) for name in _STOPS):
             stopped_at = index
+    by_address = {a: ConnectionErrors(a, r["count"], tuple(r["codes"]), r["said_redis"], r["first"], r["last"])
+                  for a, r in sorted(refused.items(), key=lambda kv: -kv[1]["count"])}
     return LogScan(matched=matched, errors=errors, error_count=error_count,
                    boot_ok=app_loaded_at >= 0 and stopped_at < app_loaded_at,
                    listening=listening_at >= 0 and stopped_at < listening_at,
-                   blocks=len(grouped), first=first, last=last, combinations=dict(combinations))
+                   blocks=len(grouped) - own, first=first, last=last, combinations=dict(combinations),
+                   connection_errors=by_address, own_traffic=own)
+
+
+def _note_connection_error(seen: dict[str, dict[str, Any]], match: re.Match[str], block: LogBlock) -> None:
+    address = match.group("address").lower()
+    found = LogHit(match.group("code").lower(), clean(block.head), block.timestamp, address)
+    entry = seen.setdefault(address, {"count": 0, "codes": [], "said_redis": False, "first": found})
+    entry["count"] += 1
+    if match.group("code") not in entry["codes"]:
+        entry["codes"].append(match.group("code"))
+    entry["said_redis"] = entry["said_redis"] or bool(_REDIS_HEAD.search(block.head))
+    entry["last"] = found

@@ -46,9 +46,9 @@ async def run(args: argparse.Namespace) -> int:
         if args.profile:
             load_profile(args.profile, base)  # a bad profile is a usage error, before any request
         targets = resolve_targets(args.target, services, allow_any_url=True, profile=args.profile or "runbook")
-        async with probe_client(user_agent="chatops-cli") as http:
+        async with probe_client() as http:
             prober = Prober(http, endpoint_timeout=args.timeout, total_timeout=args.timeout + 3.0,
-                            auth_header=settings.CHATOPS_HEALTH_AUTH, correlation_id_prefix="chatops-cli",
+                            auth_header=settings.CHATOPS_HEALTH_AUTH, correlation_kind="cli",
                             profile_base=base)
             jobs = []
             for service, path in targets:

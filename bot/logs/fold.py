@@ -8,19 +8,18 @@ service.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.changes.logscan import LogBlock, blocks, clean
+from bot.common.identity import is_own_traffic
 
 LEVELS = ("error", "warn", "info", "debug")
 _LEVEL_NAMES = {"err": "error", "error": "error", "fatal": "error", "crit": "error", "critical": "error",
                 "warning": "warn", "warn": "warn", "info": "info", "notice": "info", "http": "info",
                 "debug": "debug", "verbose": "debug", "silly": "debug", "trace": "debug"}
-_OWN_TRAFFIC = re.compile(r'"(?:correlationId|userAgent)"\s*:\s*"chatops', re.I)
 MAX_TRACE_LINES = 40
 TOP = 3
 
@@ -71,7 +70,7 @@ class Folded:
 def _entry(block: LogBlock) -> Entry:
     trace = [clean(line) for line in block.lines[1:MAX_TRACE_LINES + 1]]
     return Entry(timestamp=block.timestamp, severity=level_of(block), head=clean(block.head), trace=trace,
-                 own=bool(_OWN_TRAFFIC.search(block.text)),
+                 own=is_own_traffic(block.text),
                  deployment_id=getattr(block.entry, "deployment_id", None),
                  more_lines=max(0, len(block.lines) - 1 - MAX_TRACE_LINES))
 

@@ -2,15 +2,18 @@
 
 Each endpoint has its own timeout and the whole report a bound; an endpoint still waiting at the
 bound is reported as timed out and never delays the others. The engine sends ``X-Correlation-ID``
-(one id per report, so the backend's logs can be searched for it) and no ``Origin`` except in the
-CORS origin checks.
+(one ``chatops-…`` id per report, so the backend's logs can be searched for it and the bot's log
+scans can drop the lines it caused) and no ``Origin`` except in the CORS origin checks.
+
+An endpoint that needs auth is requested only with ``CHATOPS_HEALTH_AUTH``: without it, it is
+reported as ``skipped`` (not checked: needs auth), because a request without a token makes the real
+backend log an error-level line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import ValidationError
 
+from bot.common.identity import CORRELATION_HEADER, correlation_id
 from bot.probe import verdict as v
 from bot.probe.fetch import ACCEPT_ENCODING, FetchFailure, fetch
 from bot.probe.models import EndpointResult, ServiceReport
@@ -50,14 +54,14 @@ def _auth_headers(value: str | None) -> dict[str, str]:
 class Prober:
     def __init__(self, http: httpx.AsyncClient, *, endpoint_timeout: float = 5.0, total_timeout: float = 8.0,
                  body_cap: int = 1_000_000, auth_header: str | None = None,
-                 correlation_id_prefix: str = "chatops", max_redirects: int = 5,
+                 correlation_kind: str = "probe", max_redirects: int = 5,
                  profile_base: Path | None = None) -> None:
         self._http = http
         self.endpoint_timeout = endpoint_timeout
         self.total_timeout = total_timeout
         self.body_cap = body_cap
         self._auth = _auth_headers(auth_header)
-        self._prefix = correlation_id_prefix
+        self._kind = correlation_kind
         self._max_redirects = max_redirects
         self._profile_base = profile_base
 
@@ -82,7 +86,7 @@ class Prober:
         start = loop.time()
         deadline = start + self.total_timeout
         profile = load_profile(profile_ref, self._profile_base)
-        cid = f"{self._prefix}-{uuid.uuid4().hex[:12]}"
+        cid = correlation_id(self._kind)
         specs = [self._spec_for(profile, path)] if path else profile.probed
         probed = {s.path for s in specs}
 
@@ -125,7 +129,7 @@ class Prober:
             raise TargetError("health.error.malformed", arg=path) from None
 
     def _headers(self, cid: str, *, auth: bool) -> dict[str, str]:
-        headers = {"X-Correlation-ID": cid, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        headers = {CORRELATION_HEADER: cid, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         return {**headers, **self._auth} if auth else headers
 
     async def _one(self, base: str, spec: Endpoint, profile: Profile, cid: str, deadline: float, *,
@@ -151,12 +155,23 @@ class Prober:
         return EndpointResult(spec.path, url, status, latency, judged.verdict, judged.failure, judged.detail,
                               judged.fields, spec.role, judged.reason, judged.diagnose, origin)
 
+    def _can_send(self, spec: Endpoint, send_auth: bool) -> bool:
+        return not spec.auth or (send_auth and bool(self._auth))
+
     async def _endpoint(self, base: str, spec: Endpoint, profile: Profile, probed: set[str], cid: str,
                         deadline: float, send_auth: bool) -> list[EndpointResult]:
-        result = await self._one(base, spec, profile, cid, deadline, auth=send_auth and spec.auth)
         replacement = profile.endpoint(spec.replaced_by) if spec.replaced_by else None
+        if not self._can_send(spec, send_auth):
+            result = _needs_auth(base, spec)
+            # The replacement is what answers today; probe it when it needs no auth.
+            if replacement is None or replacement.path in probed or not self._can_send(replacement, send_auth):
+                return [result]
+            return [result, await self._one(base, replacement, profile, cid, deadline, auth=False)]
+        result = await self._one(base, spec, profile, cid, deadline, auth=send_auth and spec.auth)
         if result.verdict != "missing" or replacement is None or replacement.path in probed:
             return [result]
+        if not self._can_send(replacement, send_auth):
+            return [result, _needs_auth(base, replacement)]
         return [result, await self._one(base, replacement, profile, cid, deadline, auth=send_auth and replacement.auth)]
 
     async def _origin(self, base: str, spec: Endpoint, profile: Profile, origin: str, cid: str,
@@ -178,6 +193,11 @@ class Prober:
                              version=_pick(results, "gitSha", str), build_time=_pick(results, "buildTime", str),
                              uptime_s=_pick(results, "uptime", float), drift=drift,
                              checked_at=datetime.now(UTC), reason_args=args, correlation_id=cid)
+
+
+def _needs_auth(base: str, spec: Endpoint) -> EndpointResult:
+    """Not requested: the endpoint needs auth and CHATOPS_HEALTH_AUTH is not set (or not for this host)."""
+    return EndpointResult(spec.path, base + spec.path, None, None, "skipped", None, "", {}, spec.role)
 
 
 def _pick(results: list[EndpointResult], name: str, kind: type) -> Any:

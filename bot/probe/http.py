@@ -12,14 +12,19 @@ from typing import Literal
 
 import httpx
 
+from bot.common.identity import tag_request
+
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30)
 
 
-def probe_client(*, transport: Literal["aiohttp", "httpx"] = "aiohttp", limits: httpx.Limits = LIMITS,
-                 user_agent: str = "chatops-bot") -> httpx.AsyncClient:
-    """A client for probes and other outbound HTTP (redirects are followed by the engine, not httpx)."""
+def probe_client(*, transport: Literal["aiohttp", "httpx"] = "aiohttp",
+                 limits: httpx.Limits = LIMITS) -> httpx.AsyncClient:
+    """A client for probes and other outbound HTTP (redirects are followed by the engine, not httpx).
+
+    Every request it sends carries the bot's User-Agent and a correlation id (``bot.common.identity``).
+    """
     options: dict = {"limits": limits, "timeout": httpx.Timeout(10.0), "follow_redirects": False,
-                     "headers": {"User-Agent": user_agent}}
+                     "event_hooks": {"request": [tag_request]}}
     if transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-ENDPOINT_VERDICTS = ("ok", "degraded", "down", "timeout", "unexpected", "missing")
+# "skipped": not requested (an endpoint that needs auth, without CHATOPS_HEALTH_AUTH).
+ENDPOINT_VERDICTS = ("ok", "degraded", "down", "timeout", "unexpected", "missing", "skipped")
 SERVICE_VERDICTS = ("healthy", "degraded", "down")
 FAILURES = ("dns", "refused", "tls", "timeout", "closed", "network", "http_5xx", "http_4xx", "not_json",
             "shape_changed", "too_large", "redirect_loop", "redirect_offsite")

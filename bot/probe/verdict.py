@@ -234,12 +234,19 @@ def _args(r: EndpointResult, **extra: Any) -> dict[str, Any]:
     return {**args, **extra}
 
 
+def _observed(results: list[EndpointResult]) -> dict[str, Any]:
+    """What the readiness endpoint answered, so a sentence about it can say what was seen."""
+    ready = next((r for r in results if r.role == "readiness" and r.origin is None), None)
+    return {"ready_path": ready.path, "ready_status": ready.status} if ready else {}
+
+
 def summarise(results: list[EndpointResult], drift: list[Drift],
               profile: Profile) -> tuple[str, str, dict[str, Any], str | None]:
     """(service verdict, reason code, reason arguments, next step) for a set of endpoint results.
 
-    Down when a liveness endpoint gets no answer or a server error; degraded when anything else
-    fails (or drifts with no live replacement); healthy otherwise.
+    Down when a liveness endpoint gets no answer or a server error, or when the deciding rule says
+    down (the database does not answer); degraded when anything else fails (or drifts with no live
+    replacement); healthy otherwise. Endpoints not requested (``skipped``) are neither.
     """
     for r in results:
         if r.role == "liveness" and r.verdict in ("down", "timeout"):
@@ -251,12 +258,15 @@ def summarise(results: list[EndpointResult], drift: list[Drift],
         with_reason = [r for r in problems if r.reason]
         if with_reason:
             best = max(with_reason, key=lambda r: _priority(profile, r.reason or ""))
-            return "degraded", best.reason or "", _args(best), best.diagnose
+            # A rule that says "down" (the database does not answer) makes the service down, not degraded.
+            verdict = "down" if best.verdict == "down" else "degraded"
+            return verdict, best.reason or "", _args(best, **_observed(results)), best.diagnose
         first = problems[0]
         return "degraded", "endpoint_failed", _args(first), first.diagnose
     broken = [d for d in drift if not d.replacement_ok]
     if broken:
         return "degraded", "drift", {"n": len(drift), "path": broken[0].path, "detail": str(broken[0])}, None
+    skipped = sum(1 for r in results if r.verdict == "skipped")
     if drift:
-        return "healthy", "healthy_drift", {"n": len(drift), "path": drift[0].path}, None
-    return "healthy", "healthy", {"n": len(results)}, None
+        return "healthy", "healthy_drift", {"n": len(drift), "path": drift[0].path, "skipped": skipped}, None
+    return "healthy", "healthy", {"n": len(results) - skipped, "skipped": skipped}, None

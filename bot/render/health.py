@@ -21,7 +21,8 @@ MAX_FALLBACK = 3900
 MAX_SUMMARY_SECTIONS = 40
 
 ENDPOINT_EMOJI = {"ok": ":white_check_mark:", "degraded": ":warning:", "down": ":red_circle:",
-                  "timeout": ":hourglass:", "unexpected": ":grey_question:", "missing": ":no_entry_sign:"}
+                  "timeout": ":hourglass:", "unexpected": ":grey_question:", "missing": ":no_entry_sign:",
+                  "skipped": ":heavy_minus_sign:"}
 SERVICE_EMOJI = {"healthy": ":large_green_circle:", "degraded": ":large_yellow_circle:", "down": ":red_circle:"}
 _ANSI = {"ok": "32", "healthy": "32", "degraded": "33", "unexpected": "33", "missing": "33", "down": "31",
          "timeout": "31"}
@@ -41,7 +42,8 @@ def reason_text(report: ServiceReport, lang: str, *, slack: bool = True) -> str:
     verdict = args.get("verdict")
     args["verdict"] = t(f"health.endpoint_verdict.{verdict}", lang) if verdict else ""
     args.setdefault("n", len(report.endpoints))
-    for key in ("path", "detail", "origin"):
+    args.setdefault("skipped", 0)
+    for key in ("path", "detail", "origin", "ready_path", "ready_status"):
         args.setdefault(key, "")
     if slack:
         args = {k: slack_escape(v) if isinstance(v, str) else v for k, v in args.items()}
