@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 
 from bot.cli import main
+from bot.common.identity import USER_AGENT, VERSION
 from bot.store.migrate import upgrade_async
 from sandbox.emulators.slack import SlackEmulator
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
@@ -68,3 +71,13 @@ async def test_missing_scopes_are_named(env, capsys, monkeypatch):
         await narrow.stop()
     assert code == 1
     assert "missing chat:write.public, channels:manage" in out and "reinstall the app" in out
+
+
+async def test_the_report_opens_with_the_version_and_each_request_says_who_sent_it(env, capsys, rollback_env):
+    await upgrade_async(env["DATABASE_URL"])
+    _, out = await _doctor(capsys)
+    assert out.splitlines()[0] == f"chatops {VERSION} on Python {platform.python_version()}"
+    calls = rollback_env.railway.calls
+    assert calls and {c.user_agent for c in calls} == {USER_AGENT}
+    probes = list(rollback_env.target.requests)
+    assert probes and {r.headers.get("User-Agent") for r in probes} == {USER_AGENT}

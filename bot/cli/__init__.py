@@ -8,6 +8,7 @@ import inspect
 import sys
 from collections.abc import Sequence
 
+from bot import __version__
 from bot.common.errors import ConfigError
 
 
@@ -24,6 +25,7 @@ def _verbs() -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatops", description="Incident-response chat-ops bot for Railway.")
+    parser.add_argument("--version", action="version", version=f"chatops {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True)
     for verb in _verbs():
         verb.register(sub)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import platform
 
+from bot.common.identity import VERSION
 from bot.config.settings import load_settings
 from bot.doctor import run_checks
 from bot.i18n import t
@@ -30,6 +32,7 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await rt.http.aclose()
         await rt.store.dispose()
+    print(t("doctor.version", lang, version=VERSION, python=platform.python_version()))
     for result in results:
         detail = {**_NO_DETAIL, **result.detail}
         mark = "✅" if result.ok else "❌"

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from importlib import metadata
 from typing import Any
 
-try:
-    VERSION = metadata.version("chatops")
-except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    VERSION = "0+unknown"
+from bot import __version__ as VERSION  # the one version (pyproject reads it too), installed or not
 
 USER_AGENT = f"chatops/{VERSION}"
 CORRELATION_HEADER = "X-Correlation-ID"

@@ -27,6 +27,7 @@ import httpx
 
 from bot.common import metrics
 from bot.common.errors import ConfigError
+from bot.common.identity import USER_AGENT
 from bot.config.services import RailwayRef
 from bot.i18n import t
 from bot.railway.documents import ALL_DOCUMENTS, MUTATIONS
@@ -118,9 +119,8 @@ class RailwayClient:
         self.http = http
         self.url = url
         self.uses_project_token = bool(project_token)
-        self._headers = (
-            {"Project-Access-Token": project_token} if project_token else {"Authorization": f"Bearer {api_token}"}
-        )
+        auth = {"Project-Access-Token": project_token} if project_token else {"Authorization": f"Bearer {api_token}"}
+        self._headers = {"User-Agent": USER_AGENT, **auth}
         self.max_read_retries = max_read_retries
         self.max_retry_wait = max_retry_wait
         self.timeout = timeout

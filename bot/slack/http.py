@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.common import json_depth, metrics
+from bot.common.identity import VERSION
 from bot.common.redact import redact
 from bot.i18n import t
 from bot.runtime import Runtime
@@ -57,7 +58,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
         return web.Response(status=response.status, body=response.body, headers=headers)
 
     async def liveness(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return web.json_response({"status": "ok", "version": VERSION})
 
     async def readiness(_request: web.Request) -> web.Response:
         try:

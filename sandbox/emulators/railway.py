@@ -82,6 +82,7 @@ class Call:
     auth: str | None  # "bearer" | "project" | None
     time: float
     fault: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -179,7 +180,7 @@ class RailwayEmulator(LoopbackServer):
                        if isinstance(s, graphql.FieldNode)) if operation else ()
         call = Call(operation_name or (operation.name.value if operation and operation.name else None), fields,
                     operation.operation.value if operation else "unknown", variables, _auth_kind(request),
-                    time.time())
+                    time.time(), user_agent=request.headers.get("User-Agent"))
         self.calls.append(call)
 
         fault = self._take_fault(call)
