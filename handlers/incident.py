@@ -23,8 +23,9 @@ from bot.slack.request import MAX_COMMAND_TEXT
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
 from bot.store.probes import save_reports
+from handlers import status_publish
 
-VERBS = ("open", "status", "resolve", "note", "followup")
+VERBS = ("open", "status", "resolve", "note", "followup", "publish")
 _REF = re.compile(r"(?:inc-)?(\d{1,9})", re.IGNORECASE)
 
 
@@ -54,7 +55,7 @@ def parse(text: str, lang: str) -> IncidentArgs:
     number = None
     if rest and (match := _REF.fullmatch(rest[0])):
         number, rest = int(match.group(1)), rest[1:]
-    if verb in ("note", "followup") and not rest:
+    if verb in ("note", "followup", "publish") and not rest:
         raise UsageError(t("incident.need_text", lang, verb=verb))
     return IncidentArgs(verb, number=number, text=" ".join(rest))
 
@@ -130,6 +131,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await say(t("incident.noted", lang, ref=inc.ref))
         return "noted"
 
+    async def publish(args: IncidentArgs, user: str, channel: str, lang: str, say) -> str:
+        inc = await find(args, channel, lang, say)
+        return await status_publish.publish(rt, inc, user, args.text, lang, say) if inc else "not_found"
+
     @app.command("/incident")
     async def incident_command(ack, command, respond, context) -> None:
         lang, cid = context["lang"], context["correlation_id"]
@@ -156,6 +161,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             "resolve": lambda: resolve(args, user, channel, lang, say),
             "note": lambda: note(args, user, channel, lang, say),
             "followup": lambda: note(args, user, channel, lang, say),
+            "publish": lambda: publish(args, user, channel, lang, say),
         }[args.verb]
         if schedule(rt, context, respond, "incident", work):
             await ack(response_type="ephemeral", text=t(f"incident.ack.{args.verb}", lang, service=args.service))
@@ -189,3 +195,4 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     app.action(ActionId.INCIDENT_RESOLVE)(button(resolve_click))
     app.action(ActionId.INCIDENT_ROLLBACK)(button(rollback_click))
+    status_publish.register(app, rt)  # the public update's Approve / Reject buttons

@@ -13,7 +13,7 @@ from bot.i18n import LANGUAGES, _environment, catalogue, t
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_FACING_DIRS = ["handlers", "playbooks", "bot/render", "bot/cli", "bot/slack", "bot/changes", "bot/incidents",
-                    "bot/alerts"]
+                    "bot/alerts", "bot/status"]
 USER_FACING_FILES = ["sandbox/demo.py", "sandbox/cli.py"]
 TALKING_CALLS = {"print", "ack", "respond", "say", "tell", "post", "update", "ephemeral"}
 TALKING_KEYWORDS = {"text", "title", "label", "header"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.common.errors import ConfigError
 
@@ -93,6 +93,26 @@ class Alerts(_Model):
     service_label: str = Field(default="service", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
+class StatusPage(_Model):
+    """``[status_page]``: the public page (``GET /status``). Off unless enabled; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    title: str = Field(default="Status", min_length=1, max_length=120)
+    language: Literal["en", "es"] | None = None  # default: [i18n] language
+    # The services shown, in this order: service name → the name the public sees.
+    services: dict[str, str] = {}
+
+    @field_validator("services")
+    @classmethod
+    def _public_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, public in v.items():
+            if not public.strip() or len(public) > 80:
+                raise ValueError(f"the public name of {name!r} must be 1 to 80 characters")
+        return v
+
+
 class I18n(_Model):
     language: Literal["en", "es"] = "en"
     channels: dict[str, Literal["en", "es"]] = {}
@@ -104,6 +124,7 @@ class ServicesFile(_Model):
     incidents: Incidents = Incidents()
     monitor: Monitor = Monitor()
     alerts: Alerts = Alerts()
+    status_page: StatusPage = StatusPage()
     i18n: I18n = I18n()
     path: Path | None = None
 
@@ -116,6 +137,16 @@ class ServicesFile(_Model):
                 raise ValueError(f"service name {s.name!r} appears twice")
             seen.add(s.name)
         return v
+
+    @model_validator(mode="after")
+    def _status_page_services(self) -> ServicesFile:
+        page = self.status_page
+        unknown = [name for name in page.services if self.service(name) is None]
+        if unknown:
+            raise ValueError(f"status_page.services: {unknown[0]!r} is not a service in [[services]]")
+        if page.enabled and not page.services:
+            raise ValueError("status_page.services: list at least one service to show when enabled")
+        return self
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)

@@ -74,6 +74,19 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=1)
+def _html_environment() -> jinja2.Environment:
+    """For pages served to browsers and feed readers: every value is HTML/XML-escaped."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.i18n", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     folder = resources.files("bot.i18n").joinpath("locales", lang)
@@ -119,6 +132,18 @@ def t(key: str, lang: str | None = None, /, **variables: Any) -> str:
     return _compiled(lang, key).render(
         duration=lambda s: format_duration(s, lang),
         slack_date=lambda v: slack_date(v, lang),
+        plain_date=lambda v: plain_date(v, lang),
+        **variables,
+    )
+
+
+def render_page(name: str, lang: str | None = None, /, **variables: Any) -> str:
+    """Render a whole HTML or XML template, autoescaped (``t`` results are escaped too)."""
+    lang = normalise_language(lang)
+    template = _html_environment().get_template(f"{lang}/{name}")
+    return template.render(
+        lang=lang,
+        t=lambda key, **kw: t(key, lang, **kw),
         plain_date=lambda v: plain_date(v, lang),
         **variables,
     )

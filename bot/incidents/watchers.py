@@ -13,6 +13,8 @@ from bot.incidents.leadership import Leadership
 from bot.incidents.monitor import Monitor
 from bot.incidents.service import Incidents, PlaybookRunner
 from bot.runtime import Runtime
+from bot.status import publish as status_publish
+from bot.status import web as status_web
 
 
 def install(rt: Runtime, playbook_runner: PlaybookRunner | None = None) -> Incidents:
@@ -30,6 +32,8 @@ def install(rt: Runtime, playbook_runner: PlaybookRunner | None = None) -> Incid
     if rt.settings.CHATOPS_WEBHOOK_TOKEN:
         rt.web_routes.append(("POST", WEBHOOK_PATH, watch.webhook))
     alert_intake.install(rt, incidents)  # POST /alerts/<source>/<token> when CHATOPS_ALERTS_TOKEN is set
+    status_web.install(rt)  # GET /status, /status.json, /status/feed.atom when [status_page] enabled
+    status_publish.install(rt, incidents)  # /incident publish: public updates a second person approves
 
     async def start_leading() -> None:
         if settings.enabled and rt.config.services:

@@ -14,3 +14,5 @@ class ActionId(StrEnum):
     PLAYBOOK_ACTION = "playbook.action"
     INCIDENT_ROLLBACK = "incident.rollback"
     LOGS_MORE = "logs.more"
+    PUBLIC_UPDATE_APPROVE = "public_update.approve"
+    PUBLIC_UPDATE_REJECT = "public_update.reject"

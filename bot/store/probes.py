@@ -1,4 +1,5 @@
-"""Probe history: every endpoint result, for incidents and trends."""
+"""Probe history: every endpoint result, plus one row for the service as a whole (``endpoint = ""``:
+its verdict, and its reason code in ``failure``), which the status page reads."""
 
 from __future__ import annotations
 
@@ -19,15 +20,24 @@ class _Endpoint(Protocol):
 
 class _Report(Protocol):
     name: str
+    verdict: str
+    reason: str
     endpoints: Iterable[_Endpoint]
 
 
+SERVICE_ROW = ""  # the endpoint of the row that holds the whole service's verdict
+
+
 async def save_reports(store: Store, reports: Iterable[_Report], source: str = "command") -> int:
+    reports = list(reports)
     rows = [
         ProbeResult(service=report.name, endpoint=ep.path, status=ep.status, latency_ms=ep.latency_ms,
                     verdict=ep.verdict, failure=ep.failure, source=source)
         for report in reports for ep in report.endpoints
     ]
+    rows += [ProbeResult(service=report.name, endpoint=SERVICE_ROW, status=None, latency_ms=None,
+                         verdict=report.verdict, failure=(report.reason or "")[:32] or None, source=source)
+             for report in reports]
     async with store.session() as session:
         session.add_all(rows)
     return len(rows)

@@ -1,0 +1,1 @@
+"""The public status page and the public updates that a second person approves for it."""

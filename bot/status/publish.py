@@ -1,0 +1,109 @@
+"""Public updates: ``/incident publish <text>`` drafts one, a second person approves it, then the status
+page shows it. Nothing reaches the page otherwise.
+
+The draft is posted in the incident (its channel, or its thread) with Approve and Reject buttons.
+Approving follows the two-person rule of ``[approvals]`` (an approver, and never the person who wrote
+it, whatever ``allow_self_approval`` says: a public statement always gets a second reader); the
+database decides which click wins (``bot.store.public_updates``). Every click is audited by the
+Slack layer; the decision also goes on the incident's timeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from bot.changes.approvers import ApproverDirectory
+from bot.i18n import t
+from bot.incidents.policy import clean
+from bot.incidents.service import Incidents
+from bot.render.status import draft_message
+from bot.runtime import Runtime
+from bot.slack import post as slack_messages
+from bot.store import incidents as incident_store
+from bot.store import public_updates as updates
+from bot.store.incidents import Incident
+
+MAX_TEXT = 1000
+# Slack markup (mentions, channel links, links) names people and internals: never on a public page.
+_SLACK_MARKUP = re.compile(r"<[@#!][^>]*>|<https?://[^>]*>")
+
+Tell = Callable[[str], Awaitable[None]]
+
+
+class PublicUpdates:
+    def __init__(self, rt: Runtime, incidents: Incidents) -> None:
+        self.rt = rt
+        self.incidents = incidents
+        self.directory = ApproverDirectory(rt)
+
+    def shown(self, inc: Incident) -> bool:
+        return inc.service in self.rt.config.status_page.services
+
+    async def draft(self, inc: Incident, user: str, text: str, lang: str, tell: Tell) -> str:
+        """Store the draft and post it for approval; returns the audit outcome."""
+        if not self.shown(inc):
+            await tell(t("status.publish.not_shown", lang, service=inc.service))
+            return "not_shown"
+        if _SLACK_MARKUP.search(text):
+            await tell(t("status.publish.no_markup", lang))
+            return "refused_markup"
+        if len(text.strip()) > MAX_TEXT:
+            await tell(t("status.publish.too_long", lang, limit=MAX_TEXT, length=len(text.strip())))
+            return "too_long"
+        # Slack sends &, < and > in command text as entities; the page escapes for HTML itself.
+        words = clean(text.strip().replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"), MAX_TEXT)
+        row = await updates.draft(self.rt.store, inc, text=words, user=user, lang=inc.lang)
+        channel = inc.channel_id
+        if channel:
+            message_text, blocks = draft_message(row, inc, self._public_name(inc))
+            ts = await slack_messages.post(self.rt, channel, message_text, blocks, thread_ts=inc.thread_ts)
+            if ts:
+                await updates.set_message(self.rt.store, row.id, channel, ts)
+        await self.incidents.refresh(inc.id)
+        await tell(t("status.publish.drafted", lang, ref=inc.ref, channel=None if inc.thread_ts else channel))
+        return "drafted"
+
+    async def decide(self, update_id: int, user: str, lang: str, tell: Tell, *, approve: bool) -> str:
+        """One click on Approve or Reject; returns the audit outcome."""
+        row = await updates.get(self.rt.store, update_id)
+        if row is None:
+            await tell(t("status.publish.unknown", lang))
+            return "unknown"
+        if row.status != updates.PENDING:
+            await tell(t("status.publish.already", lang, status=t(f"status.publish.status.{row.status}", lang),
+                         user=row.decided_by))
+            return "already_decided"
+        rules = self.rt.config.approvals
+        if approve and user == row.drafted_by:
+            await tell(t("status.publish.self", lang))
+            return "refused_self"
+        may_decide = await self.directory.may_approve(rules, user)
+        if not may_decide and not (not approve and user == row.drafted_by):  # the writer may withdraw it
+            await tell(t("status.publish.not_approver", lang))
+            return "refused_not_approver"
+        decision = await (updates.publish(self.rt.store, update_id, user) if approve
+                          else updates.reject(self.rt.store, update_id, user))
+        row = decision.update
+        if not decision.won:
+            await tell(t("status.publish.already", lang, status=t(f"status.publish.status.{row.status}", lang),
+                         user=row.decided_by))
+            return "already_decided"
+        inc = await incident_store.get(self.rt.store, row.incident_id)
+        if row.channel_id and row.message_ts and inc is not None:
+            text, blocks = draft_message(row, inc, self._public_name(inc))
+            await slack_messages.update(self.rt, row.channel_id, row.message_ts, text, blocks)
+        await self.incidents.refresh(row.incident_id)
+        return "published" if approve else "rejected"
+
+    def _public_name(self, inc: Incident) -> str:
+        return self.rt.config.status_page.services.get(inc.service, inc.service)
+
+
+def install(rt: Runtime, incidents: Incidents) -> PublicUpdates | None:
+    """``rt.extras["public_updates"]`` when the status page is enabled (one call from the composition root)."""
+    if not rt.config.status_page.enabled:
+        return None
+    flow = PublicUpdates(rt, incidents)
+    rt.extras["public_updates"] = flow
+    return flow
