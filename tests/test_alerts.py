@@ -149,6 +149,16 @@ async def test_an_alert_joins_the_open_incident_and_a_different_one_gets_its_own
     assert (await store.get(bot.rt.store, inc.id)).resolve_proposed_at is None
 
 
+async def test_resolved_alerts_propose_nothing_while_the_bots_probes_see_the_failure(make_bot, slack, target):
+    bot = await start(make_bot, target)
+    await deliver(bot, "alertmanager", *payload("alertmanager_firing.json"))
+    inc = await store.open_for_service(bot.rt.store, "backend")
+    await store.set_fields(bot.rt.store, inc.id, probe_failed=True)  # as the monitor records a failing probe
+    resolved = await deliver(bot, "alertmanager", *payload("alertmanager_resolved.json"))
+    assert resolved.json()["results"][0]["outcome"] == "resolved"
+    assert (await store.get(bot.rt.store, inc.id)).resolve_proposed_at is None  # the monitor decides recovery
+
+
 async def test_a_flood_of_identical_alerts_makes_one_incident_and_one_counted_entry(db_url, make_bot, slack,
                                                                                   target):
     bot = await start(make_bot, target, db_url)

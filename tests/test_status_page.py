@@ -209,6 +209,21 @@ async def test_a_draft_with_slack_mentions_or_links_is_refused(make_bot, slack, 
     assert draft_in(slack, inc.channel_id) is None
 
 
+async def test_a_draft_slack_would_not_take_is_withdrawn_not_left_pending(make_bot, slack, signer, target):
+    from sqlalchemy import select
+
+    from bot.store.public_updates import PublicUpdate
+
+    bot = await start(make_bot, target)
+    inc = await open_incident(bot, slack, signer)
+    slack.fail("chat.postMessage", "channel_not_found")
+    await command(bot, slack, signer, "publish We are on it", channel=inc.channel_id)
+    await eventually(lambda: said(slack, "I could not post the draft"), timeout=5)
+    async with bot.rt.store.session() as session:
+        rows = list((await session.scalars(select(PublicUpdate))).all())
+    assert [row.status for row in rows] == ["rejected"]
+
+
 def test_the_status_page_table_is_validated_strictly():
     from bot.common.errors import ConfigError
     from bot.config.services import parse_services

@@ -32,6 +32,7 @@ from bot.runtime import Runtime
 from bot.slack import post as slack_messages
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
+from bot.store.incidents import INVESTIGATING
 from bot.store.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,9 @@ class AlertIntake:
             return "already_resolved", inc.id
         await incident_store.add_event(self.rt.store, inc.id, "alert_resolved",
                                        data={"via": SOURCE_NAMES[alert.source], "title": clean(alert.title, 200)})
-        if await alert_store.still_firing(self.rt.store, inc.id) == 0:
+        # All alerts resolved, and the bot's own probes do not see it failing either: ask a person.
+        seen_failing = inc.probe_failed and inc.status == INVESTIGATING
+        if not seen_failing and await alert_store.still_firing(self.rt.store, inc.id) == 0:
             await self._propose_resolution(inc.id)
         await self.incidents.refresh(inc.id)
         return "resolved", inc.id

@@ -55,11 +55,14 @@ class PublicUpdates:
         words = clean(text.strip().replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"), MAX_TEXT)
         row = await updates.draft(self.rt.store, inc, text=words, user=user, lang=inc.lang)
         channel = inc.channel_id
-        if channel:
-            message_text, blocks = draft_message(row, inc, self._public_name(inc))
-            ts = await slack_messages.post(self.rt, channel, message_text, blocks, thread_ts=inc.thread_ts)
-            if ts:
-                await updates.set_message(self.rt.store, row.id, channel, ts)
+        message_text, blocks = draft_message(row, inc, self._public_name(inc))
+        ts = await slack_messages.post(self.rt, channel, message_text, blocks, thread_ts=inc.thread_ts) \
+            if channel else None
+        if ts is None:  # nobody could approve a draft nobody sees: close it rather than leave it pending
+            await updates.reject(self.rt.store, row.id, self.incidents.bot_actor)
+            await tell(t("status.publish.not_posted", lang, ref=inc.ref))
+            return "not_posted"
+        await updates.set_message(self.rt.store, row.id, channel, ts)
         await self.incidents.refresh(inc.id)
         await tell(t("status.publish.drafted", lang, ref=inc.ref, channel=None if inc.thread_ts else channel))
         return "drafted"
