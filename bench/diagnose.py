@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config.services import parse_services  # noqa: E402
+from bot.main import outbound_http  # noqa: E402
 from bot.railway import RailwayClient  # noqa: E402
 from bot.render.blocks import message_problems  # noqa: E402
 from bot.render.diagnose import diagnose_message  # noqa: E402
-from bot.runtime import build_http_client  # noqa: E402
 from playbooks import PlaybookContext, playbook_names, run_playbooks  # noqa: E402
 
 WORLD = ROOT / "sandbox" / "emulators" / "worlds" / "demo.json"
@@ -81,7 +81,7 @@ def _context(services, http, railway_url: str) -> PlaybookContext:
 
 async def _once(target_url: str, railway_url: str, *, sequential: bool) -> tuple[float, list]:
     services = parse_services(_services(target_url))
-    async with build_http_client() as http:
+    async with outbound_http() as http:
         start = time.perf_counter()
         if sequential:  # each playbook as `/diagnose <name>` would run it: its own context and client
             findings = [f for name in playbook_names()

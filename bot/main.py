@@ -1,53 +1,218 @@
-"""The composition root: the only place in bot/ that knows the handlers and playbooks."""
+"""The composition root: every long-lived object of the bot is built here, with its real type, and
+handed what it needs. Nothing else in ``bot/`` knows the handlers or the playbooks.
+
+Reactions that cross domains are declared here and nowhere else:
+
+- an incident asks for a rollback (its Request rollback button) through ``ChangeFlow.request``;
+- a change that finishes (rollback, redeploy, restart) is told to ``Incidents.on_change_finished``;
+- an incident gathers evidence through ``PlaybookRunner.for_symptom``.
+
+``chatops serve``, the sandbox (demo, tests, benchmarks) and the CLI verbs build through this module.
+The light builders (``outbound_http``, ``railway_client``, ``load_config``) import little, so a CLI
+verb that only probes or reads Railway starts at once; ``build`` brings in the rest.
+"""
 
 from __future__ import annotations
 
-from bot.config.services import load_services
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot.config.services import ServicesFile, load_services
 from bot.config.settings import Settings
-from bot.probe.profiles import check_profiles
-from bot.runtime import Runtime, build_runtime
-from bot.slack.bolt_app import Registrar
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.alerts.intake import AlertIntake
+    from bot.changes.slack_flow import RollbackFlow
+    from bot.incidents.deploy_watch import DeployWatch
+    from bot.incidents.leadership import Leadership
+    from bot.incidents.monitor import Monitor
+    from bot.incidents.service import Incidents
+    from bot.railway import RailwayClient
+    from bot.runtime import Runtime
+    from bot.status.publish import PublicUpdates
+    from bot.status.web import StatusSite
+    from handlers.diagnose import DiagnoseHandlers
+    from handlers.health import HealthHandlers
+    from handlers.incident import IncidentHandlers
+    from handlers.logs import LogsHandlers
+    from handlers.rollback import RollbackHandlers
+    from handlers.status_publish import PublicUpdateHandlers
+
+logger = logging.getLogger(__name__)
+
+PERIODIC_SECONDS = 15.0
+Route = tuple[str, str, "Callable[[web.Request], Awaitable[web.StreamResponse]]"]
 
 
-def registrars() -> list[Registrar]:
-    from handlers import diagnose, health, incident, logs, rollback
+def load_config(settings: Settings) -> ServicesFile:
+    """The services file (required only when ``CHATOPS_CONFIG`` was set explicitly), profiles checked."""
+    from bot.probe.profiles import check_profiles
 
-    return [health.register, rollback.register, diagnose.register, _install_incidents, incident.register,
-            logs.register]
-
-
-def background_jobs() -> list:
-    from bot.incidents.watchers import release_on_stop
-
-    return [release_on_stop]
-
-
-def _install_incidents(app, rt: Runtime) -> None:
-    """Incidents, the monitor and the deploy watch, with the playbooks as their evidence runner."""
-    from bot.incidents.watchers import install
-
-    install(rt, playbook_runner=_playbook_runner(rt))
-
-
-def _playbook_runner(rt: Runtime):
-    async def run(service_name: str, symptom: str | None, lang: str) -> list:
-        """The playbooks for the symptom (every playbook when none answers to it)."""
-        from playbooks.base import PlaybookContext
-        from playbooks.registry import ALL, playbooks_for_symptom, run_playbooks
-
-        service = rt.config.service(service_name)
-        if service is None:
-            return []
-        chosen = [p.name for p in playbooks_for_symptom(symptom)] if symptom else []
-        ctx = PlaybookContext(service=service, services=rt.config, http=rt.http, railway=rt.railway, lang=lang,
-                              store=rt.store)
-        return await run_playbooks(chosen or ALL, ctx)
-
-    return run
-
-
-def make_runtime(settings: Settings) -> Runtime:
-    required = "CHATOPS_CONFIG" in settings.model_fields_set
-    config = load_services(settings.CHATOPS_CONFIG, required=required)
+    config = load_services(settings.CHATOPS_CONFIG, required="CHATOPS_CONFIG" in settings.model_fields_set)
     check_profiles(config)
-    return build_runtime(settings, config)
+    return config
+
+
+def outbound_http() -> httpx.AsyncClient:
+    """The process's one outbound HTTP pool (probes, Railway, playbooks): httpx on aiohttp's pool."""
+    from bot.probe.http import probe_client
+
+    return probe_client()
+
+
+def railway_client(settings: Settings, http: httpx.AsyncClient, timeout: float | None = None) -> RailwayClient | None:
+    """Railway's API client, or None without a token (what needs Railway then says so)."""
+    if not (settings.RAILWAY_API_TOKEN or settings.RAILWAY_TOKEN):
+        return None
+    from bot.railway import RailwayClient
+
+    return (RailwayClient.from_settings(settings, http) if timeout is None
+            else RailwayClient.from_settings(settings, http, timeout=timeout))
+
+
+@dataclass
+class ChatOps:
+    """One bot process: the shared runtime, the domain services and the handlers."""
+
+    rt: Runtime
+    changes: RollbackFlow
+    incidents: Incidents
+    monitor: Monitor
+    deploy_watch: DeployWatch
+    leadership: Leadership
+    alerts: AlertIntake
+    public_updates: PublicUpdates
+    status_site: StatusSite
+    health: HealthHandlers
+    diagnose: DiagnoseHandlers
+    rollback: RollbackHandlers
+    incident: IncidentHandlers
+    logs: LogsHandlers
+    public_update_buttons: PublicUpdateHandlers
+    _released: bool = field(default=False, repr=False)
+
+    def register(self, app: AsyncApp) -> None:
+        """Every slash command and button the bot answers, in one place."""
+        from bot.slack.action_ids import ActionId
+
+        app.command("/health")(self.health.command)
+        app.action(ActionId.HEALTH_RECHECK)(self.health.recheck)
+        app.command("/diagnose")(self.diagnose.command)
+        app.action(ActionId.DIAGNOSE_RUN)(self.diagnose.button)
+        app.command("/rollback")(self.rollback.command)
+        app.action(ActionId.ROLLBACK_APPROVE)(self.rollback.approve)
+        app.action(ActionId.ROLLBACK_REJECT)(self.rollback.reject)
+        app.action(ActionId.PLAYBOOK_ACTION)(self.rollback.playbook_action)
+        app.command("/incident")(self.incident.command)
+        app.action(ActionId.INCIDENT_RESOLVE)(self.incident.resolve_button)
+        app.action(ActionId.INCIDENT_ROLLBACK)(self.incident.rollback_button)
+        app.command("/logs")(self.logs.command)
+        app.action(ActionId.LOGS_MORE)(self.logs.more)
+        app.action(ActionId.PUBLIC_UPDATE_APPROVE)(self.public_update_buttons.approve)
+        app.action(ActionId.PUBLIC_UPDATE_REJECT)(self.public_update_buttons.reject)
+
+    def web_routes(self) -> list[Route]:
+        """HTTP routes beside ``/slack/events``, each only when configured: Railway's deployment webhook and
+        alerts from other monitors (each behind its secret path token), and the public status page."""
+        from bot.alerts.intake import ALERTS_PATH
+        from bot.incidents.deploy_watch import WEBHOOK_PATH
+        from bot.status.web import FEED_PATH, JSON_PATH, PAGE_PATH
+
+        routes: list[Route] = []
+        if self.rt.config.status_page.enabled:
+            routes += [("GET", PAGE_PATH, self.status_site.page), ("GET", JSON_PATH, self.status_site.json),
+                       ("GET", FEED_PATH, self.status_site.feed)]
+        if self.rt.settings.CHATOPS_WEBHOOK_TOKEN:
+            routes.append(("POST", WEBHOOK_PATH, self.deploy_watch.webhook))
+        if self.rt.settings.CHATOPS_ALERTS_TOKEN:
+            routes.append(("POST", ALERTS_PATH, self.alerts.handle))
+        return routes
+
+    async def start_duties(self) -> None:
+        """Once serving: resume changes a restart interrupted, lead the watch, and run the periodic chores."""
+        from bot.store.audit import forget_old_triggers
+
+        await _guarded(self.changes.resume_after_restart)
+        if self.rt.config.monitor.enabled and self.rt.config.services:
+            self.rt.spawn("leadership", self.leadership.run())
+
+        async def chores() -> None:
+            while True:
+                await asyncio.sleep(PERIODIC_SECONDS)
+                await _guarded(self.changes.expire_due)
+                # Slack rejects requests older than 5 minutes, so older trigger ids can never be replayed.
+                await _guarded(lambda: forget_old_triggers(self.rt.store))
+
+        self.rt.spawn("periodic-chores", chores())
+
+    async def close(self) -> None:
+        """Hand the watch over at once (a clean stop), then stop the runtime."""
+        if not self._released:
+            self._released = True
+            await asyncio.shield(self.leadership.release())
+        await self.rt.close()
+
+
+def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
+    """The whole bot, wired. ``config`` defaults to the services file the settings name."""
+    from bot.alerts.intake import AlertIntake
+    from bot.changes.slack_flow import RollbackFlow
+    from bot.incidents.deploy_watch import DeployWatch
+    from bot.incidents.leadership import Leadership
+    from bot.incidents.monitor import Monitor
+    from bot.incidents.service import Incidents
+    from bot.runtime import build_runtime
+    from bot.status.publish import PublicUpdates
+    from bot.status.web import StatusSite
+    from handlers.diagnose import DiagnoseHandlers
+    from handlers.health import HealthHandlers
+    from handlers.incident import IncidentHandlers
+    from handlers.logs import LogsHandlers
+    from handlers.rollback import RollbackHandlers
+    from handlers.status_publish import PublicUpdateHandlers
+    from playbooks import PlaybookRunner
+
+    config = config if config is not None else load_config(settings)
+    http = outbound_http()
+    rt = build_runtime(settings, config, http=http, railway=railway_client(settings, http))
+    playbooks = PlaybookRunner(config, rt.http, rt.railway, rt.store)
+    watch_settings = config.monitor
+
+    changes = RollbackFlow(rt)
+    incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request)
+    changes.on_finished.append(incidents.on_change_finished)
+
+    monitor = Monitor(rt, incidents, watch_settings)
+    deploy_watch = DeployWatch(rt, incidents, watch_settings)
+    duties = [("monitor", monitor.run)]
+    if rt.railway is not None:
+        duties.append(("deploy-watch", deploy_watch.run))
+    leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds)
+    public_updates = PublicUpdates(rt, incidents)
+
+    return ChatOps(
+        rt=rt, changes=changes, incidents=incidents, monitor=monitor, deploy_watch=deploy_watch,
+        leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
+        status_site=StatusSite(rt),
+        health=HealthHandlers(rt),
+        diagnose=DiagnoseHandlers(rt, playbooks.run),
+        rollback=RollbackHandlers(rt, changes),
+        incident=IncidentHandlers(rt, incidents, monitor, public_updates),
+        logs=LogsHandlers(rt),
+        public_update_buttons=PublicUpdateHandlers(rt, public_updates),
+    )
+
+
+async def _guarded(chore: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await chore()
+    except Exception:
+        logger.exception("%s failed", getattr(chore, "__qualname__", chore))

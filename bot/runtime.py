@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 import httpx
@@ -19,10 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.common.jobs import JobPool
 from bot.config.services import ServicesFile
 from bot.config.settings import Settings
+from bot.i18n.people import UserLanguages
 from bot.probe import Prober
-from bot.probe.http import probe_client
 from bot.railway import RailwayClient
-from bot.slack.user_languages import UserLanguages
 from bot.store import Store
 from bot.store.audit import AuditWriter
 
@@ -57,40 +56,19 @@ class Runtime:
     slack: AsyncWebClient
     jobs: JobPool
     audit: AuditWriter
-    user_languages: UserLanguages | None = None
-    railway: RailwayClient | None = None
-    prober: Prober | None = None
+    user_languages: UserLanguages
+    prober: Prober
+    railway: RailwayClient | None = None  # None without a Railway token
     recent_triggers: RecentTriggers = field(default_factory=RecentTriggers)
     tasks: set[asyncio.Task] = field(default_factory=set)
-    # Registered by handlers: run once when serving starts, and every ``periodic_seconds``.
-    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    periodic_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    periodic_seconds: float = 15.0
-    # Extra HTTP routes handlers add to the bot's server: (method, path, aiohttp handler).
-    web_routes: list[tuple[str, str, Callable]] = field(default_factory=list)
     bot_user_id: str | None = None
     team_id: str | None = None
-    extras: dict = field(default_factory=dict)
 
     def language_for(self, channel_id: str | None) -> str:
         """Channel override, else the workspace language from the services file."""
         if channel_id and channel_id in self.config.i18n.channels:
             return self.config.i18n.channels[channel_id]
         return self.config.i18n.language
-
-    async def run_hooks(self) -> None:
-        """Run the startup hooks, then the periodic ones forever (as a tracked task)."""
-        for hook in self.startup_hooks:
-            await _guarded(hook)
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(self.periodic_seconds)
-                for hook in self.periodic_hooks:
-                    await _guarded(hook)
-
-        if self.periodic_hooks:
-            self.spawn("periodic-hooks", loop())
 
     def spawn(self, name: str, coro: Coroutine) -> asyncio.Task:
         """Run long work (following a deployment for minutes) outside the bounded pool, tracked."""
@@ -122,13 +100,6 @@ class Runtime:
         await self.store.dispose()
 
 
-async def _guarded(hook: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await hook()
-    except Exception:
-        logger.exception("hook %s failed", getattr(hook, "__name__", hook))
-
-
 def build_slack_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(
         token=settings.SLACK_BOT_TOKEN,
@@ -139,18 +110,11 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_http_client() -> httpx.AsyncClient:
-    """The process's one outbound HTTP pool (probes, Railway, playbooks): httpx on aiohttp's pool."""
-    return probe_client()
-
-
-def build_runtime(settings: Settings, config: ServicesFile) -> Runtime:
+def build_runtime(settings: Settings, config: ServicesFile, *, http: httpx.AsyncClient,
+                  railway: RailwayClient | None) -> Runtime:
+    """The shared infrastructure (the composition root, ``bot.main``, builds the rest on it)."""
     store = Store(settings.DATABASE_URL)
-    http = build_http_client()
     slack = build_slack_client(settings)
-    railway = None
-    if settings.RAILWAY_API_TOKEN or settings.RAILWAY_TOKEN:
-        railway = RailwayClient.from_settings(settings, http)
     return Runtime(
         settings=settings,
         config=config,

@@ -1,4 +1,5 @@
-"""``chatops serve``: start the runtime, the Bolt app and the HTTP server (or Socket Mode)."""
+"""``chatops serve``: start the bot built by the composition root, serve Slack over HTTP (or Socket
+Mode), and stop cleanly on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable
 
 from aiohttp import web
 
+from bot.main import ChatOps
 from bot.runtime import Runtime
-from bot.slack.bolt_app import Registrar, build_bolt_app
+from bot.slack.bolt_app import build_bolt_app
 from bot.slack.http import build_web_app
-from bot.store.audit import forget_old_triggers
 from bot.store.migrate import current_revision, head_revision, upgrade_async
 
 logger = logging.getLogger(__name__)
@@ -44,22 +44,24 @@ async def identify_bot(rt: Runtime) -> None:
 
 
 async def start_runtime(rt: Runtime) -> None:
+    """What must run before the first request: the schema, the audit writer, the pool, the bot's identity."""
     await prepare_database(rt)
     rt.audit.start()
     rt.jobs.start()
     await identify_bot(rt)
-    # Slack rejects requests older than 5 minutes, so older trigger ids can never be replayed.
-    rt.periodic_hooks.append(lambda: forget_old_triggers(rt.store))
 
 
-async def run_http(rt: Runtime, registrars: Iterable[Registrar], host: str, port: int,
-                   stop: asyncio.Event) -> None:
-    bolt = build_bolt_app(rt, registrars)
-    runner = web.AppRunner(build_web_app(rt, bolt), access_log=None)
+def web_app(chatops: ChatOps) -> web.Application:
+    """The HTTP app ``chatops serve`` runs (and the sandbox runs on loopback)."""
+    return build_web_app(chatops.rt, build_bolt_app(chatops.rt, chatops.register), chatops.web_routes())
+
+
+async def run_http(chatops: ChatOps, host: str, port: int, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(web_app(chatops), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    await rt.run_hooks()
+    await chatops.start_duties()
     logger.info("listening", extra={"host": host, "port": port})
     try:
         await stop.wait()
@@ -67,34 +69,30 @@ async def run_http(rt: Runtime, registrars: Iterable[Registrar], host: str, port
         await runner.cleanup()
 
 
-async def run_socket_mode(rt: Runtime, registrars: Iterable[Registrar], stop: asyncio.Event) -> None:
+async def run_socket_mode(chatops: ChatOps, stop: asyncio.Event) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    bolt = build_bolt_app(rt, registrars)
-    handler = AsyncSocketModeHandler(bolt, rt.settings.SLACK_APP_TOKEN)
+    bolt = build_bolt_app(chatops.rt, chatops.register)
+    handler = AsyncSocketModeHandler(bolt, chatops.rt.settings.SLACK_APP_TOKEN)
     await handler.connect_async()
-    await rt.run_hooks()
+    await chatops.start_duties()
     try:
         await stop.wait()
     finally:
         await handler.close_async()
 
 
-async def serve(rt: Runtime, registrars: Iterable[Registrar], *, host: str, port: int, socket: bool,
-                background: Iterable = ()) -> None:
+async def serve(chatops: ChatOps, *, host: str, port: int, socket: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await start_runtime(rt)
-    tasks = [asyncio.create_task(job(rt, stop)) for job in background]
+    await start_runtime(chatops.rt)
     try:
         if socket:
-            await run_socket_mode(rt, registrars, stop)
+            await run_socket_mode(chatops, stop)
         else:
-            await run_http(rt, registrars, host, port, stop)
+            await run_http(chatops, host, port, stop)
     finally:
-        for task in tasks:
-            task.cancel()
-        await rt.close()
+        await chatops.close()

@@ -4,63 +4,57 @@ from __future__ import annotations
 
 import asyncio
 
-from slack_bolt.async_app import AsyncApp
-
 from bot.common.errors import ChatopsError
 from bot.i18n import t
 from bot.probe import Coalescer, probe_key, resolve_targets
 from bot.render.health import health_message
 from bot.runtime import Runtime
-from bot.slack.action_ids import ActionId
 from bot.slack.followup import schedule
-from bot.slack.request import MAX_COMMAND_TEXT
+from bot.slack.request import command_text, ephemeral
 from bot.store.probes import save_reports
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    coalescer = Coalescer()
+class HealthHandlers:
+    """Probes of the same target in flight at once share one run (the ``Coalescer``)."""
 
-    async def probe_and_report(targets, respond, lang: str, *, replace: bool) -> str:
-        reports = await asyncio.gather(*(
-            coalescer.run(probe_key(service, path), lambda s=service, p=path: rt.prober.probe_service(s, p))
-            for service, path in targets))
-        await save_reports(rt.store, reports, source="command")
-        text, blocks = health_message(reports, lang)
-        await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace)
-        return "ok"
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.coalescer = Coalescer()
 
-    @app.command("/health")
-    async def health_command(ack, command, respond, context) -> None:
+    async def command(self, ack, command, respond, context) -> None:
         lang, ulang = context["lang"], context["user_lang"]
-        text = (command.get("text") or "").strip()
-        if len(text) > MAX_COMMAND_TEXT:
-            rt.audit.outcome(context["correlation_id"], "usage")
-            await ack(response_type="ephemeral",
-                      text=t("common.too_long", ulang, length=len(text), limit=MAX_COMMAND_TEXT))
-            return
         try:
-            targets = resolve_targets(text, rt.config, allow_any_url=False)
+            targets = resolve_targets(command_text(command, ulang), self.rt.config, allow_any_url=False)
         except ChatopsError as exc:
-            rt.audit.outcome(context["correlation_id"], "usage", str(exc))
+            self.rt.audit.outcome(context["correlation_id"], "usage", str(exc))
             await ack(response_type="ephemeral", text=exc.message(ulang))
             return
-        queued = schedule(rt, context, respond, "health",
-                          lambda: probe_and_report(targets, respond, lang, replace=False))
+        queued = schedule(self.rt, context, respond, "health",
+                          lambda: self.probe_and_report(targets, respond, lang, replace=False))
         checking = (t("health.ack_all", ulang) if len(targets) > 1
                     else t("health.ack_one", ulang, target=targets[0][0].name))
         await ack(response_type="ephemeral", text=checking if queued else t("common.busy", ulang))
 
-    @app.action(ActionId.HEALTH_RECHECK)
-    async def recheck(ack, action, respond, context) -> None:
+    async def recheck(self, ack, action, respond, context) -> None:
         await ack()
         lang, ulang = context["lang"], context["user_lang"]
         value = action.get("value") or ""
         try:
-            targets = resolve_targets("" if value == "*" else value, rt.config, allow_any_url=False)
+            targets = resolve_targets("" if value == "*" else value, self.rt.config, allow_any_url=False)
         except ChatopsError as exc:
-            rt.audit.outcome(context["correlation_id"], "usage", str(exc))
-            await respond(text=exc.message(ulang), response_type="ephemeral", replace_original=False)
+            self.rt.audit.outcome(context["correlation_id"], "usage", str(exc))
+            await ephemeral(respond)(exc.message(ulang))
             return
-        if not schedule(rt, context, respond, "health",
-                        lambda: probe_and_report(targets, respond, lang, replace=True)):
-            await respond(text=t("common.busy", ulang), response_type="ephemeral", replace_original=False)
+        if not schedule(self.rt, context, respond, "health",
+                        lambda: self.probe_and_report(targets, respond, lang, replace=True)):
+            await ephemeral(respond)(t("common.busy", ulang))
+
+    async def probe_and_report(self, targets, respond, lang: str, *, replace: bool) -> str:
+        prober = self.rt.prober
+        reports = await asyncio.gather(*(
+            self.coalescer.run(probe_key(service, path), lambda s=service, p=path: prober.probe_service(s, p))
+            for service, path in targets))
+        await save_reports(self.rt.store, reports, source="command")
+        text, blocks = health_message(reports, lang)
+        await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace)
+        return "ok"

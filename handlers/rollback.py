@@ -5,16 +5,13 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from slack_bolt.async_app import AsyncApp
-
 from bot.changes.runner import RollbackRefused
 from bot.changes.slack_flow import RollbackFlow
-from bot.common.errors import ChatopsError
+from bot.common.errors import ChatopsError, UsageError
 from bot.i18n import t
 from bot.runtime import Runtime
-from bot.slack.action_ids import ActionId
 from bot.slack.followup import schedule
-from bot.slack.request import MAX_COMMAND_TEXT
+from bot.slack.request import command_text, ephemeral
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
@@ -26,10 +23,6 @@ class RollbackArgs:
     deployment_id: str | None = None
     reason: str = ""
     request_id: str = ""
-
-
-class UsageError(ChatopsError):
-    pass
 
 
 def parse(text: str, lang: str) -> RollbackArgs:
@@ -54,79 +47,45 @@ def parse(text: str, lang: str) -> RollbackArgs:
     return RollbackArgs("request", service=service, deployment_id=rest[0] if rest else None, reason=reason)
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    flow = RollbackFlow(rt)
-    rt.extras["rollback_flow"] = flow
-    rt.startup_hooks.append(flow.resume_after_restart)
-    rt.periodic_hooks.append(flow.expire_due)
+class RollbackHandlers:
+    """``/rollback``, Approve and Reject, and the changes the playbooks offer: parse, ack, hand to the flow."""
 
-    def ephemeral(respond):
-        async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-        return tell
+    def __init__(self, rt: Runtime, flow: RollbackFlow) -> None:
+        self.rt = rt
+        self.flow = flow
 
-    async def request(args: RollbackArgs, user: str, channel: str, lang: str, respond) -> str:
-        try:
-            await flow.request(args.service, user=user, channel=channel, lang=lang, reason=args.reason,
-                               deployment_id=args.deployment_id)
-        except RollbackRefused as exc:
-            ulang = await rt.user_languages.language(user, lang)
-            await ephemeral(respond)(t(exc.key, ulang, **exc.variables))
-            return "refused"
-        return "requested"
-
-    async def listing(args: RollbackArgs, lang: str, respond) -> str:
-        text, blocks = await flow.deployments_list(args.service, lang)
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-        return "ok"
-
-    @app.command("/rollback")
-    async def rollback_command(ack, command, respond, context) -> None:
+    async def command(self, ack, command, respond, context) -> None:
         lang, ulang, cid = context["lang"], context["user_lang"], context["correlation_id"]
-        text = (command.get("text") or "").strip()
         try:
-            if len(text) > MAX_COMMAND_TEXT:
-                raise UsageError(t("common.too_long", ulang, length=len(text), limit=MAX_COMMAND_TEXT))
-            args = parse(text, ulang)
+            args = parse(command_text(command, ulang), ulang)
             if args.verb != "reject":
-                flow.service(args.service)
+                self.flow.service(args.service)
         except ChatopsError as exc:
-            rt.audit.outcome(cid, "usage", str(exc))
+            self.rt.audit.outcome(cid, "usage", str(exc))
             await ack(response_type="ephemeral", text=exc.message(ulang))
             return
         user, channel = command["user_id"], command["channel_id"]
         if args.verb == "list":
-            work, ack_key = (lambda: listing(args, ulang, respond)), "rollback.listing"
+            work, ack_key = (lambda: self.listing(args, ulang, respond)), "rollback.listing"
         elif args.verb == "reject":
-            work, ack_key = (lambda: flow.decide(args.request_id, user, ulang, ephemeral(respond), reject=True,
-                                                 note=args.reason)), None
+            work, ack_key = (lambda: self.flow.decide(args.request_id, user, ulang, ephemeral(respond), reject=True,
+                                                      note=args.reason)), None
         else:
-            work, ack_key = (lambda: request(args, user, channel, lang, respond)), "rollback.preparing"
-        if not schedule(rt, context, respond, "rollback", work):
+            work, ack_key = (lambda: self.request(args, user, channel, lang, respond)), "rollback.preparing"
+        if not schedule(self.rt, context, respond, "rollback", work):
             await ack(response_type="ephemeral", text=t("common.busy", ulang))
         elif ack_key:
             await ack(response_type="ephemeral", text=t(ack_key, ulang, service=args.service))
         else:
             await ack()
 
-    def on_click(reject: bool):
-        async def handler(ack, action, body, respond, context) -> None:
-            await ack()
-            user = body["user"]["id"]
+    async def approve(self, ack, action, body, respond, context) -> None:
+        await self._decide(ack, action, body, respond, context, reject=False)
 
-            async def work() -> str:
-                lang = await rt.user_languages.language(user, context["lang"])
-                return await flow.decide(action.get("value", ""), user, lang, ephemeral(respond), reject=reject)
+    async def reject(self, ack, action, body, respond, context) -> None:
+        await self._decide(ack, action, body, respond, context, reject=True)
 
-            if not schedule(rt, context, respond, "rollback-decision", work):
-                await ephemeral(respond)(t("common.busy", context["user_lang"]))
-        return handler
-
-    app.action(ActionId.ROLLBACK_APPROVE)(on_click(reject=False))
-    app.action(ActionId.ROLLBACK_REJECT)(on_click(reject=True))
-
-    @app.action(ActionId.PLAYBOOK_ACTION)
-    async def playbook_action(ack, action, body, respond, context) -> None:
+    async def playbook_action(self, ack, action, body, respond, context) -> None:
         """A change a playbook offered (redeploy, restart, rollback): it becomes a request to approve."""
         await ack()
         kind, _, rest = (action.get("value") or "").partition(":")
@@ -138,14 +97,40 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 await ephemeral(respond)(t("common.unknown_action", context["user_lang"]))
                 return "usage"
             try:
-                await flow.request(service, user=user, channel=channel, lang=context["lang"], action=kind,
-                                   reason=t("rollback.from_playbook", context["lang"], playbook=playbook),
-                                   source="playbook")
+                await self.flow.request(service, user=user, channel=channel, lang=context["lang"], action=kind,
+                                        reason=t("rollback.from_playbook", context["lang"], playbook=playbook),
+                                        source="playbook")
             except RollbackRefused as exc:
-                await ephemeral(respond)(t(exc.key, await rt.user_languages.language(user, context["lang"]),
+                await ephemeral(respond)(t(exc.key, await self.rt.user_languages.language(user, context["lang"]),
                                            **exc.variables))
                 return "refused"
             return "requested"
 
-        if not schedule(rt, context, respond, "playbook-action", work):
+        if not schedule(self.rt, context, respond, "playbook-action", work):
+            await ephemeral(respond)(t("common.busy", context["user_lang"]))
+
+    async def request(self, args: RollbackArgs, user: str, channel: str, lang: str, respond) -> str:
+        try:
+            await self.flow.request(args.service, user=user, channel=channel, lang=lang, reason=args.reason,
+                                    deployment_id=args.deployment_id)
+        except RollbackRefused as exc:
+            ulang = await self.rt.user_languages.language(user, lang)
+            await ephemeral(respond)(t(exc.key, ulang, **exc.variables))
+            return "refused"
+        return "requested"
+
+    async def listing(self, args: RollbackArgs, lang: str, respond) -> str:
+        text, blocks = await self.flow.deployments_list(args.service, lang)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        return "ok"
+
+    async def _decide(self, ack, action, body, respond, context, *, reject: bool) -> None:
+        await ack()
+        user = body["user"]["id"]
+
+        async def work() -> str:
+            lang = await self.rt.user_languages.language(user, context["lang"])
+            return await self.flow.decide(action.get("value", ""), user, lang, ephemeral(respond), reject=reject)
+
+        if not schedule(self.rt, context, respond, "rollback-decision", work):
             await ephemeral(respond)(t("common.busy", context["user_lang"]))

@@ -1,48 +1,34 @@
-"""``/incident publish [INC-n] <text>`` and the Approve / Reject buttons of a public update.
-
-Kept apart from ``handlers/incident.py``, which only routes the ``publish`` verb here.
-"""
+"""The Approve / Reject buttons of a public update (``/incident publish`` drafts one; see ``bot.status.publish``)."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
-
 from bot.i18n import t
 from bot.runtime import Runtime
-from bot.slack.action_ids import ActionId
 from bot.slack.followup import schedule
-from bot.store.incidents import Incident
+from bot.slack.request import ephemeral
+from bot.status.publish import PublicUpdates
 
 
-async def publish(rt: Runtime, inc: Incident, user: str, text: str, lang: str, say) -> str:
-    """The verb's work once the incident is known; the status page may be off."""
-    flow = rt.extras.get("public_updates")
-    if flow is None:
-        await say(t("status.publish.not_enabled", lang))
-        return "status_page_disabled"
-    return await flow.draft(inc, user, text, lang, say)
+class PublicUpdateHandlers:
+    def __init__(self, rt: Runtime, updates: PublicUpdates) -> None:
+        self.rt = rt
+        self.updates = updates
 
+    async def approve(self, ack, action, body, respond, context) -> None:
+        await self._decide(ack, action, body, respond, context, approve=True)
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    def button(approve: bool):
-        async def handler(ack, action, body, respond, context) -> None:
-            await ack()
-            lang = context["lang"]
+    async def reject(self, ack, action, body, respond, context) -> None:
+        await self._decide(ack, action, body, respond, context, approve=False)
 
-            async def say(text: str) -> None:
-                await respond(text=text, response_type="ephemeral", replace_original=False)
-
-            value = action.get("value") or ""
-            flow = rt.extras.get("public_updates")
-            if not value.isdigit() or flow is None:
-                rt.audit.outcome(context["correlation_id"], "usage", "bad public update id")
-                await say(t("status.publish.unknown", lang))
-                return
-            user = body["user"]["id"]
-            if not schedule(rt, context, respond, "public-update",
-                            lambda: flow.decide(int(value), user, lang, say, approve=approve)):
-                await say(t("common.busy", lang))
-        return handler
-
-    app.action(ActionId.PUBLIC_UPDATE_APPROVE)(button(approve=True))
-    app.action(ActionId.PUBLIC_UPDATE_REJECT)(button(approve=False))
+    async def _decide(self, ack, action, body, respond, context, *, approve: bool) -> None:
+        await ack()
+        lang, say = context["lang"], ephemeral(respond)
+        value = action.get("value") or ""
+        if not value.isdigit() or not self.updates.enabled:
+            self.rt.audit.outcome(context["correlation_id"], "usage", "bad public update id")
+            await say(t("status.publish.unknown", lang))
+            return
+        user = body["user"]["id"]
+        if not schedule(self.rt, context, respond, "public-update",
+                        lambda: self.updates.decide(int(value), user, lang, say, approve=approve)):
+            await say(t("common.busy", lang))

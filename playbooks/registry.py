@@ -13,10 +13,15 @@ import logging
 import pkgutil
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
+
+import httpx
 
 from bot.common.errors import ChatopsError
 from bot.common.redact import redact
+from bot.config.services import ServicesFile
 from playbooks.base import Finding, Playbook, PlaybookContext
 
 log = logging.getLogger(__name__)
@@ -104,3 +109,31 @@ async def run_playbooks(names: str | Iterable[str | Playbook], ctx: PlaybookCont
         return list(await asyncio.gather(*(run_one(p, ctx, timeout) for p in chosen)))
     finally:
         await ctx.cancel_pending()
+
+
+@dataclass
+class PlaybookRunner:
+    """Runs playbooks against a configured service: the one place that builds their context.
+
+    ``railway`` is None without a Railway token (its checks then say they could not run)."""
+
+    services: ServicesFile
+    http: httpx.AsyncClient
+    railway: Any | None = None  # bot.railway.RailwayClient
+    store: Any | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    async def run(self, names: str | Iterable[str | Playbook], service_name: str, lang: str) -> list[Finding]:
+        """The chosen playbooks (or ``"all"``) for ``service_name``; nothing for an unknown service."""
+        service = self.services.service(service_name)
+        if service is None:
+            return []
+        ctx = PlaybookContext(service=service, services=self.services, http=self.http, railway=self.railway,
+                              lang=lang, store=self.store, http_timeout=min(5.0, self.timeout),
+                              db_timeout=min(4.0, self.timeout))
+        return await run_playbooks(names, ctx, timeout=self.timeout)
+
+    async def for_symptom(self, service_name: str, symptom: str | None, lang: str) -> list[Finding]:
+        """The playbooks that answer to ``symptom`` (every playbook when none does): an incident's evidence."""
+        chosen = [p.name for p in playbooks_for_symptom(symptom)] if symptom else []
+        return await self.run(chosen or ALL, service_name, lang)

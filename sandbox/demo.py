@@ -18,7 +18,6 @@ import httpx
 from bot.config.services import parse_services
 from bot.config.settings import load_settings
 from bot.i18n import render_document, t
-from bot.main import registrars
 from bot.render.terminal import blocks_to_text
 from bot.slack.action_ids import ActionId
 from bot.store.migrate import upgrade_async
@@ -120,7 +119,7 @@ language = "{self.lang}"
                                  RAILWAY_API_URL=railway_url + "/graphql/v2", RAILWAY_API_TOKEN=RAILWAY_TOKEN,
                                  CHATOPS_LANGUAGE=self.lang, CHATOPS_FOLLOW_POLL_SECONDS=0.2)
         await upgrade_async(settings.DATABASE_URL)
-        self.bot = await start_bot(settings, services, registrars())
+        self.bot = await start_bot(settings, services)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from aiohttp import web
 
 from bot.config.services import ServicesFile
 from bot.config.settings import Settings
-from bot.runtime import Runtime, build_runtime
-from bot.serve import start_runtime
-from bot.slack.bolt_app import Registrar, build_bolt_app
-from bot.slack.http import SLACK_PATH, build_web_app
+from bot.main import ChatOps, build
+from bot.runtime import Runtime
+from bot.serve import start_runtime, web_app
+from bot.slack.http import SLACK_PATH
 
 
 def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -32,9 +31,13 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 @dataclass
 class RunningBot:
-    rt: Runtime
+    chatops: ChatOps
     url: str
     runner: web.AppRunner
+
+    @property
+    def rt(self) -> Runtime:
+        return self.chatops.rt
 
     @property
     def slack_url(self) -> str:
@@ -42,21 +45,20 @@ class RunningBot:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
-        await self.rt.close()
+        await self.chatops.close()
 
 
-async def start_bot(settings: Settings, config: ServicesFile, registrars: Iterable[Registrar],
-                    host: str = "127.0.0.1") -> RunningBot:
-    """Start the same runtime, Bolt app and HTTP server that ``chatops serve`` runs."""
-    rt = build_runtime(settings, config)
-    await start_runtime(rt)
-    runner = web.AppRunner(build_web_app(rt, build_bolt_app(rt, registrars)), access_log=None)
+async def start_bot(settings: Settings, config: ServicesFile, host: str = "127.0.0.1") -> RunningBot:
+    """Start the bot the composition root builds, with the runtime and HTTP server ``chatops serve`` runs."""
+    chatops = build(settings, config)
+    await start_runtime(chatops.rt)
+    runner = web.AppRunner(web_app(chatops), access_log=None)
     await runner.setup()
     sock = listening_socket(host)
     await web.SockSite(runner, sock).start()
     port = sock.getsockname()[1]
-    await rt.run_hooks()
-    return RunningBot(rt=rt, url=f"http://{host}:{port}", runner=runner)
+    await chatops.start_duties()
+    return RunningBot(chatops=chatops, url=f"http://{host}:{port}", runner=runner)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -95,7 +95,7 @@ async def make_bot(slack, sqlite_url, tmp_path) -> AsyncIterator[Callable]:
     The database is migrated first (as the release step does). A test that passes ``pg_url`` or
     ``db_url`` names that fixture before ``make_bot`` so the database outlives the bot.
     """
-    from bot.main import registrars
+
 
     running: list[RunningBot] = []
 
@@ -105,7 +105,7 @@ async def make_bot(slack, sqlite_url, tmp_path) -> AsyncIterator[Callable]:
         settings_extra.setdefault("CHATOPS_AUDIT_SPILL_PATH", str(tmp_path / "audit-spill.jsonl"))
         settings = bot_settings(slack.url, database_url or sqlite_url, **settings_extra)
         await upgrade_async(settings.DATABASE_URL)
-        bot = await start_bot(settings, cfg, registrars())
+        bot = await start_bot(settings, cfg)
         running.append(bot)
         return bot
 

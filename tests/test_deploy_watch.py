@@ -42,7 +42,7 @@ summary_interval_seconds = 0.1
 async def start(make_bot, target, railway, *, poll: float, **settings):
     text = CONFIG.format(url=target.url, project=PROJECT, environment=ENVIRONMENT, service=SERVICE, poll=poll)
     bot = await make_bot(text, RAILWAY_API_URL=railway.graphql_url, RAILWAY_API_TOKEN="railway-test", **settings)
-    watch = bot.rt.extras["deploy_watch"]
+    watch = bot.chatops.deploy_watch
     if poll < 5:
         await eventually(lambda: watch.polls >= 1, timeout=5)  # the first look only records what exists
     return bot, watch

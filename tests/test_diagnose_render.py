@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.render.blocks import MAX_BLOCKS, message_problems
-from bot.render.diagnose import PLAYBOOK_ACTION, diagnose_message, diagnose_text
+from bot.render.diagnose import diagnose_message, diagnose_text
 from bot.slack.action_ids import ActionId
 from playbooks import run_playbooks
 from playbooks.base import Action, Evidence, Finding
@@ -61,7 +61,7 @@ def test_buttons_request_approval_and_rerun() -> None:
                       (Action("redeploy", "backend", "db", "diagnose.action.redeploy"),))
     _, blocks = diagnose_message("backend", [finding], "es")
     buttons = _buttons(blocks)
-    request = [b for b in buttons if b["action_id"] == PLAYBOOK_ACTION]
+    request = [b for b in buttons if b["action_id"] == ActionId.PLAYBOOK_ACTION]
     assert [(b["value"], b["text"]["text"]) for b in request] == [("redeploy:backend:db", "Pedir redeploy de backend")]
     rerun = [b for b in buttons if b["action_id"] == ActionId.DIAGNOSE_RUN]
     assert [b["value"] for b in rerun] == ["db:backend"]
@@ -106,7 +106,7 @@ async def test_real_findings_of_every_playbook_render_within_limits(lang: str) -
     assert [f.verdict for f in findings] == ["problem"] * 4
     text, blocks = diagnose_message("backend", findings, lang)
     assert message_problems(text, blocks) == []
-    assert {b["value"] for b in _buttons(blocks) if b["action_id"] == PLAYBOOK_ACTION} == {
+    assert {b["value"] for b in _buttons(blocks) if b["action_id"] == ActionId.PLAYBOOK_ACTION} == {
         "redeploy:backend:db", "redeploy:backend:cors", "redeploy:backend:jwt", "restart:backend:memory"}
 
 

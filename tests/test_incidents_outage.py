@@ -101,7 +101,7 @@ def config(target_url: str, recovery: float = 0.4) -> str:
 async def start(make_bot, target, railway, runner=None, recovery: float = 0.4, **settings):
     bot = await make_bot(config(target.url, recovery), RAILWAY_API_URL=railway.graphql_url,
                          RAILWAY_API_TOKEN="railway-test", **settings)
-    bot.rt.extras["incidents"].playbook_runner = runner
+    bot.chatops.incidents.playbook_runner = runner
     return bot
 
 
@@ -145,7 +145,7 @@ async def click(bot, slack, signer, action_id: str, value: str, *, user: str, ch
 async def test_database_outage_end_to_end(make_bot, slack, signer, target, railway):
     runner = ScriptedPlaybooks()
     bot = await start(make_bot, target, railway, runner)
-    monitor = bot.rt.extras["monitor"]
+    monitor = bot.chatops.monitor
     await eventually(lambda: monitor.ticks >= 3, timeout=5)
     assert await incident_count(bot) == 0  # healthy: nobody paged
 
@@ -317,7 +317,7 @@ def test_pressure_is_the_worst_metric_over_the_threshold():
 
 async def test_the_real_playbooks_are_wired_by_symptom(make_bot, target, railway):
     bot = await make_bot(config(target.url), RAILWAY_API_URL=railway.graphql_url, RAILWAY_API_TOKEN="railway-test")
-    runner = bot.rt.extras["incidents"].playbook_runner  # the composition root's, not a test double
+    runner = bot.chatops.incidents.playbook_runner  # the composition root's, not a test double
     target.set_state(db_down_at_runtime=True)
     findings = await runner("backend", "db", "es")
     assert [f.playbook for f in findings] == ["db"]

@@ -43,7 +43,7 @@ async def two_bots(make_bot, pg_url: str, target):
 
 
 def leaders(*bots) -> list:
-    return [b for b in bots if b.rt.extras["leader"].is_leader]
+    return [b for b in bots if b.chatops.leadership.is_leader]
 
 
 async def test_one_leader_then_takeover_when_it_dies(pg_url, make_bot, target):
@@ -54,17 +54,17 @@ async def test_one_leader_then_takeover_when_it_dies(pg_url, make_bot, target):
         await asyncio.sleep(LEASE / 10)
     holder = leaders(a, b)[0]
     other = b if holder is a else a
-    assert holder.rt.extras["monitor"].ticks > 0 and other.rt.extras["monitor"].ticks == 0
+    assert holder.chatops.monitor.ticks > 0 and other.chatops.monitor.ticks == 0
     lease = LeaseRow(other.rt.store, "watchers", "observer", LEASE)
-    assert await lease.current_holder() == holder.rt.extras["leader"].holder
+    assert await lease.current_holder() == holder.chatops.leadership.holder
 
     await holder.stop()  # dies: tasks cancelled, engine disposed, the lease is not released
     died = time.monotonic()
-    await eventually(lambda: other.rt.extras["leader"].is_leader, timeout=5)
+    await eventually(lambda: other.chatops.leadership.is_leader, timeout=5)
     assert time.monotonic() - died <= LEASE + LEASE / 3 + 0.5
-    ticks = other.rt.extras["monitor"].ticks
-    await eventually(lambda: other.rt.extras["monitor"].ticks > ticks, timeout=5)
-    assert await lease.current_holder() == other.rt.extras["leader"].holder
+    ticks = other.chatops.monitor.ticks
+    await eventually(lambda: other.chatops.monitor.ticks > ticks, timeout=5)
+    assert await lease.current_holder() == other.chatops.leadership.holder
 
 
 async def test_clean_shutdown_hands_over_at_once(pg_url, make_bot, target):
@@ -72,11 +72,11 @@ async def test_clean_shutdown_hands_over_at_once(pg_url, make_bot, target):
     await eventually(lambda: len(leaders(a, b)) == 1, timeout=5)
     holder = leaders(a, b)[0]
     other = b if holder is a else a
-    await eventually(lambda: holder.rt.extras["monitor"].ticks > 0, timeout=5)
-    await holder.rt.extras["leader"].release()
-    assert not holder.rt.extras["leader"].is_leader
+    await eventually(lambda: holder.chatops.monitor.ticks > 0, timeout=5)
+    await holder.chatops.leadership.release()
+    assert not holder.chatops.leadership.is_leader
     released = time.monotonic()
-    await eventually(lambda: other.rt.extras["leader"].is_leader, timeout=5)
+    await eventually(lambda: other.chatops.leadership.is_leader, timeout=5)
     assert time.monotonic() - released <= LEASE / 3 + 0.5  # the next renewal, not the lease expiry
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.incidents.policy import Durations, WatchSettings, durations
-from bot.render.incident import IncidentView, final_summary_message, postmortem_markdown
+from bot.incidents.render import IncidentView, final_summary_message, postmortem_markdown
 from bot.store import Store
 from bot.store import incidents as store
 from bot.store.migrate import upgrade_async

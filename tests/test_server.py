@@ -203,7 +203,6 @@ async def test_no_secret_reaches_the_logs(make_bot, slack, signer):
 
 async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer, sqlite_url):
     from bot.config.services import parse_services
-    from bot.main import registrars
     from bot.store.migrate import upgrade_async
     from sandbox.emulators.target import TargetEmulator
     from sandbox.runner import start_bot
@@ -214,7 +213,7 @@ async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer,
     target.set_fault("/ready", "slow", ms=500)  # the probe is still running when the stop comes
     settings = bot_settings(slack.url, sqlite_url)
     await upgrade_async(settings.DATABASE_URL)
-    bot = await start_bot(settings, parse_services(f'[[services]]\nname = "backend"\nurl = "{url}"\n'), registrars())
+    bot = await start_bot(settings, parse_services(f'[[services]]\nname = "backend"\nurl = "{url}"\n'))
     try:
         resp = await _post(bot, signer.slash_command("/health", "backend", user_id="U1",
                                                      response_url=slack.response_url()))

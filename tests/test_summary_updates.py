@@ -12,14 +12,14 @@ import httpx
 
 from bot.common.redact import register_secret
 from bot.incidents.policy import WatchSettings
-from bot.render.blocks import MAX_BLOCKS, MAX_UPDATE_TEXT, message_problems
-from bot.render.incident import (
+from bot.incidents.render import (
     IncidentView,
     final_summary_message,
     postmortem_markdown,
     postmortem_message,
     summary_message,
 )
+from bot.render.blocks import MAX_BLOCKS, MAX_UPDATE_TEXT, message_problems
 from bot.runtime import build_slack_client
 from bot.slack.pacing import SummaryPacer
 from bot.store import incidents as store
@@ -92,7 +92,7 @@ async def test_rate_limited_past_the_client_retries_the_update_is_not_lost(slack
 
 async def test_incident_summary_survives_429_and_coalesces_events(make_bot, slack, signer):
     bot = await make_bot(SERVICES)
-    incidents = bot.rt.extras["incidents"]
+    incidents = bot.chatops.incidents
     incidents.playbook_runner = None
     incidents.pacer.min_interval = 0.5
     async with httpx.AsyncClient(timeout=10) as http:
@@ -114,7 +114,7 @@ async def test_incident_summary_survives_429_and_coalesces_events(make_bot, slac
 
 async def test_a_quiet_incident_still_says_when_the_next_update_comes(make_bot, slack, signer):
     bot = await make_bot(SERVICES)
-    incidents = bot.rt.extras["incidents"]
+    incidents = bot.chatops.incidents
     incidents.playbook_runner = None
     async with httpx.AsyncClient(timeout=10) as http:
         req = signer.slash_command("/incident", "open backend slow checkout", user_id="U0ANA",

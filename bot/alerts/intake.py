@@ -23,11 +23,11 @@ from collections import defaultdict
 from aiohttp import web
 
 from bot.alerts.payloads import READERS, RESOLVED, Alert, Malformed, NotAnOutage, read
+from bot.alerts.render import SOURCE_NAMES, resolution_message
 from bot.config.services import ServiceConfig
 from bot.i18n import t
 from bot.incidents.policy import Signal, clean
 from bot.incidents.service import Incidents
-from bot.render.alerts import SOURCE_NAMES, resolution_message
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
 from bot.store import alerts as alert_store
@@ -219,13 +219,3 @@ def _runs(batch: list[tuple[Alert, asyncio.Future]]) -> list[list[tuple[Alert, a
         else:
             runs.append([item])
     return runs
-
-
-def install(rt: Runtime, incidents: Incidents) -> AlertIntake | None:
-    """Add the route when ``CHATOPS_ALERTS_TOKEN`` is set (one call from the composition root)."""
-    if not rt.settings.CHATOPS_ALERTS_TOKEN:
-        return None
-    intake = AlertIntake(rt, incidents)
-    rt.web_routes.append(("POST", ALERTS_PATH, intake.handle))
-    rt.extras["alert_intake"] = intake
-    return intake

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.changes.approvers import ApproverDirectory
+from bot.changes.render import deployments_message, rollback_message
 from bot.changes.runner import (
     ActionRunner,
     Progress,
@@ -25,12 +26,14 @@ from bot.common.errors import ChatopsError
 from bot.config.services import ServiceConfig
 from bot.i18n import t
 from bot.railway.models import ServiceIds
-from bot.render.rollback import deployments_message, rollback_message
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
 from bot.store import actions
 
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
+# Told when a change has finished (its request as stored, and how it ended): the composition root
+# subscribes the incidents here, so this package never imports them.
+ChangeFinished = Callable[[actions.ActionRequest | None, Progress], Awaitable[None]]
 
 
 class RollbackUnavailable(ChatopsError):
@@ -46,6 +49,7 @@ class RollbackUnavailable(ChatopsError):
 class RollbackFlow:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.on_finished: list[ChangeFinished] = []
         self.directory = ApproverDirectory(rt)
         self.runner = (ActionRunner(rt.store, rt.railway, make_verifier(rt), audit=rt.audit.received,
                                       poll_interval=rt.settings.CHATOPS_FOLLOW_POLL_SECONDS,
@@ -167,9 +171,10 @@ class RollbackFlow:
         return report
 
     async def _after(self, request_id: str, progress: Progress) -> None:
-        """Hooks for the rest of the bot (an incident's timeline) when a rollback finishes."""
-        for hook in self.rt.extras.get("rollback_finished", []):
-            await hook(await actions.get(self.rt.store, request_id), progress)
+        """Tell the subscribers (an incident's timeline) that a change has finished."""
+        request = await actions.get(self.rt.store, request_id)
+        for listener in self.on_finished:
+            await listener(request, progress)
 
     async def refresh(self, req: actions.ActionRequest, progress: Progress | None = None) -> None:
         """Show the request's current state in its message (or in its thread when the update fails)."""
@@ -211,4 +216,4 @@ def _mentions(ids: list[str]) -> str:
     return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
 
 
-__all__ = ["RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]
+__all__ = ["ChangeFinished", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]

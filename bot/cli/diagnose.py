@@ -18,10 +18,9 @@ from bot.common.redact import redact
 from bot.config.services import load_services
 from bot.config.settings import load_settings
 from bot.i18n import normalise_language, t
-from bot.railway import RailwayClient
+from bot.main import outbound_http, railway_client
 from bot.render.diagnose import diagnose_text
-from bot.runtime import build_http_client
-from playbooks import ALL, PlaybookContext, findings_to_json, playbook_names, run_playbooks
+from playbooks import ALL, PlaybookRunner, findings_to_json, playbook_names
 from playbooks.registry import DEFAULT_TIMEOUT
 
 MAX_TIMEOUT = 120.0
@@ -56,13 +55,10 @@ async def run(args: argparse.Namespace) -> int:
         if service is None:
             raise ConfigError(t("diagnose.cli.unknown_service", lang, name=args.service,
                                 known=", ".join(services.service_names)))
-        async with build_http_client() as http:
-            railway = None
-            if settings.RAILWAY_API_TOKEN or settings.RAILWAY_TOKEN:
-                railway = RailwayClient.from_settings(settings, http, timeout=min(args.timeout, 15.0))
-            ctx = PlaybookContext(service=service, services=services, http=http, railway=railway, lang=lang,
-                                  http_timeout=min(5.0, args.timeout), db_timeout=min(4.0, args.timeout))
-            findings = await run_playbooks(args.name, ctx, timeout=args.timeout)
+        async with outbound_http() as http:
+            railway = railway_client(settings, http, timeout=min(args.timeout, 15.0))
+            runner = PlaybookRunner(services, http, railway, timeout=args.timeout)
+            findings = await runner.run(args.name, service.name, lang)
     except ChatopsError as exc:
         print(f"chatops: {redact(exc)}", file=sys.stderr)
         return 2

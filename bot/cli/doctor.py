@@ -9,7 +9,7 @@ from bot.common.identity import VERSION
 from bot.config.settings import load_settings
 from bot.doctor import run_checks
 from bot.i18n import t
-from bot.main import make_runtime
+from bot.main import build
 
 # Every variable a check's sentence may use, so each sentence renders whatever its check found.
 _NO_DETAIL = dict.fromkeys(("team", "user", "error", "missing", "status", "service", "verdict", "reason",
@@ -26,12 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     lang = args.lang or settings.CHATOPS_LANGUAGE
-    rt = make_runtime(settings)
+    chatops = build(settings)
     try:
-        results = await run_checks(rt, socket_mode=args.socket)
+        results = await run_checks(chatops.rt, socket_mode=args.socket)
     finally:
-        await rt.http.aclose()
-        await rt.store.dispose()
+        await chatops.rt.close()
     print(t("doctor.version", lang, version=VERSION, python=platform.python_version()))
     for result in results:
         detail = {**_NO_DETAIL, **result.detail}

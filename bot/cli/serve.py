@@ -6,7 +6,7 @@ import argparse
 
 from bot.common.log import setup_logging
 from bot.config.settings import load_settings, require
-from bot.main import background_jobs, make_runtime, registrars
+from bot.main import build
 from bot.serve import serve
 
 
@@ -22,7 +22,5 @@ async def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     require(settings, "SLACK_BOT_TOKEN", *(["SLACK_APP_TOKEN"] if args.socket else ["SLACK_SIGNING_SECRET"]))
     setup_logging(settings.LOG_LEVEL)
-    rt = make_runtime(settings)
-    await serve(rt, registrars(), host=args.host, port=args.port or settings.PORT, socket=args.socket,
-                background=background_jobs())
+    await serve(build(settings), host=args.host, port=args.port or settings.PORT, socket=args.socket)
     return 0

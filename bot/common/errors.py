@@ -13,3 +13,7 @@ class ChatopsError(Exception):
 
 class ConfigError(ChatopsError):
     """A setting or the services file is missing or malformed; startup stops with this line."""
+
+
+class UsageError(ChatopsError):
+    """A command's text cannot be understood; the sentence says how to use it."""

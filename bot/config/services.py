@@ -57,12 +57,12 @@ class Approvals(_Model):
     ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
-class Incidents(_Model):
+class IncidentsTable(_Model):
     channel: str | None = None
     responders: list[str] = []
 
 
-class Monitor(_Model):
+class MonitorTable(_Model):
     """``[monitor]``: probe cadence and hysteresis, metric thresholds, recovery window, leader lease.
 
     Unknown keys are refused, so a typo stops startup instead of silently keeping a default."""
@@ -84,7 +84,7 @@ class Monitor(_Model):
     summary_interval_seconds: float = Field(default=1.0, ge=0)
 
 
-class Alerts(_Model):
+class AlertsTable(_Model):
     """``[alerts]``: how alerts from other monitors name their service. Unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,7 +93,7 @@ class Alerts(_Model):
     service_label: str = Field(default="service", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
-class StatusPage(_Model):
+class StatusPageTable(_Model):
     """``[status_page]``: the public page (``GET /status``). Off unless enabled; unknown keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -121,10 +121,10 @@ class I18n(_Model):
 class ServicesFile(_Model):
     services: list[ServiceConfig] = []
     approvals: Approvals = Approvals()
-    incidents: Incidents = Incidents()
-    monitor: Monitor = Monitor()
-    alerts: Alerts = Alerts()
-    status_page: StatusPage = StatusPage()
+    incidents: IncidentsTable = IncidentsTable()
+    monitor: MonitorTable = MonitorTable()
+    alerts: AlertsTable = AlertsTable()
+    status_page: StatusPageTable = StatusPageTable()
     i18n: I18n = I18n()
     path: Path | None = None
 

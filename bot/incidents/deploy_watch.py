@@ -28,11 +28,12 @@ from bot.changes.verification import verify_deployment
 from bot.common import json_depth
 from bot.config.services import ServiceConfig
 from bot.incidents.policy import Signal, WatchSettings, health_of, is_failing, severity_for
+from bot.incidents.render import deployment_announcement
 from bot.incidents.service import Incidents
 from bot.railway.errors import RailwayError
 from bot.railway.models import Deployment, ServiceIds, parse_time
-from bot.render.incident import deployment_announcement
 from bot.runtime import Runtime
+from bot.slack import post as slack_messages
 from bot.store import incidents as store
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
@@ -257,7 +258,7 @@ class DeployWatch:
             return None
         text, blocks = deployment_announcement(service.name, deployment_summary(dep), self.incidents.language(),
                                                state="new")
-        posted = await self.incidents.post(channel, text, blocks)
+        posted = await slack_messages.post_in(self.rt, channel, text, blocks)
         if posted:
             await store.set_deployment_fields(self.rt.store, dep.id, announce_channel=posted[0],
                                               announce_ts=posted[1])

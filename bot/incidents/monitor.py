@@ -54,6 +54,10 @@ class Monitor:
         self.states: dict[str, ServiceState] = {}
         self.ticks = 0
 
+    def state(self, service: str) -> ServiceState | None:
+        """What this replica's monitor has seen of ``service`` (None when it has not watched it)."""
+        return self.states.get(service)
+
     async def run(self) -> None:
         """Forever (the leader's duty): every interval (the first one after taking the lead), the
         metrics when due, then one probe round."""

@@ -1,6 +1,6 @@
 """The rules of incident handling, without I/O: timings, severities, signals, and durations.
 
-``WatchSettings`` is the ``[monitor]`` table of the services file (``bot.config.services.Monitor``).
+``WatchSettings`` is the ``[monitor]`` table of the services file (``bot.config.services.MonitorTable``).
 ``Signal`` is why an incident opens, as language-neutral facts.
 ``durations`` computes TTD / TTM / TTR exactly as incident-summaries.md defines them, with ``None``
 ("n/a") when a moment is missing or out of order.
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.common.redact import redact
-from bot.config.services import Monitor as WatchSettings  # noqa: F401 (the [monitor] table, re-exported)
+from bot.config.services import MonitorTable as WatchSettings  # noqa: F401 (the [monitor] table, re-exported)
 from bot.probe.models import ServiceReport
 
 SEVERITIES = ("sev1", "sev2", "sev3")

@@ -24,8 +24,7 @@ from bot.changes.runner import RollbackRefused, current_deployment, deployment_s
 from bot.common.errors import ChatopsError
 from bot.i18n import catalogue, normalise_language, t
 from bot.incidents.policy import Signal, WatchSettings, clean, next_update_by
-from bot.railway.errors import RailwayError
-from bot.render.incident import (
+from bot.incidents.render import (
     IncidentView,
     announcement_text,
     final_summary_message,
@@ -35,6 +34,7 @@ from bot.render.incident import (
     proposal_message,
     summary_message,
 )
+from bot.railway.errors import RailwayError
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
 from bot.slack.pacing import SummaryPacer
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 # (service name, symptom or playbook name, language) -> findings (``Finding`` objects or their JSON)
 PlaybookRunner = Callable[[str, str | None, str], Awaitable[list[Any]]]
+# Ask for an approval-gated change (``ChangeFlow.request``); handed over by the composition root.
+RequestChange = Callable[..., Awaitable[actions.ActionRequest]]
 
 MAX_CHANNEL_NAME = 80
 _NAME_SUFFIXES = range(2, 10)
@@ -92,11 +94,12 @@ def normalise_finding(found: Any) -> dict:
 
 
 class Incidents:
-    def __init__(self, rt: Runtime, settings: WatchSettings, playbook_runner: PlaybookRunner | None = None,
-                 pacer: SummaryPacer | None = None) -> None:
+    def __init__(self, rt: Runtime, settings: WatchSettings, *, playbook_runner: PlaybookRunner | None = None,
+                 request_change: RequestChange | None = None, pacer: SummaryPacer | None = None) -> None:
         self.rt = rt
         self.settings = settings
         self.playbook_runner = playbook_runner
+        self.request_change = request_change
         self.pacer = pacer or SummaryPacer(rt.slack, min_interval=settings.summary_interval_seconds,
                                            spawn=rt.spawn)
 
@@ -160,7 +163,7 @@ class Incidents:
                                              touch=False)
         else:
             where = self.channel or origin_channel
-            posted = await self.post(where, announcement_text(inc, "declared")) if where else None
+            posted = await slack_messages.post_in(self.rt, where, announcement_text(inc, "declared")) if where else None
             if posted is None:
                 logger.error("incident %s has no channel to live in: set [incidents] channel", inc.id)
                 return inc
@@ -223,29 +226,6 @@ class Incidents:
             else:
                 found.append(ref)
         return [u for u in dict.fromkeys(found) if u and u != self.rt.bot_user_id]
-
-    async def post(self, channel: str, text: str, blocks: list[dict] | None = None,
-                    thread_ts: str | None = None) -> tuple[str, str] | None:
-        """chat.postMessage returning (channel id, ts): the configured channel may be a name."""
-        for attempt in (1, 2):
-            try:
-                answer = await self.rt.slack.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                              thread_ts=thread_ts, unfurl_links=False)
-                return answer["channel"], answer["ts"]
-            except SlackApiError as exc:
-                if attempt == 1 and exc.response.get("error") == "not_in_channel":
-                    try:
-                        await self.rt.slack.conversations_join(channel=channel)
-                        continue
-                    except Exception as join_exc:
-                        logger.warning("could not join %s: %s", channel, join_exc)
-                logger.error("chat.postMessage failed", extra={"channel": channel,
-                                                               "error": exc.response.get("error")})
-                return None
-            except Exception as exc:
-                logger.error("chat.postMessage failed: %s", exc, extra={"channel": channel})
-                return None
-        return None
 
     async def _post_summary(self, incident_id: int, channel: str, thread_ts: str | None = None) -> str | None:
         text, blocks = summary_message(await self.view(incident_id))
@@ -325,15 +305,14 @@ class Incidents:
     async def offer_rollback(self, incident_id: int, user: str, *, reason: str = "") -> str:
         """Post an approval-gated rollback request in the incident (at most one per incident)."""
         inc = await self._with_channel(incident_id)
-        flow = self.rt.extras.get("rollback_flow")
         if inc is None or not inc.is_open:
             return "closed"
-        if flow is None:
+        if self.request_change is None:
             return "unavailable"
         if not await store.claim_rollback(self.rt.store, incident_id):
             return "already"
         try:
-            req = await flow.request(inc.service, user=user, channel=inc.channel_id, lang=inc.lang,
+            req = await self.request_change(inc.service, user=user, channel=inc.channel_id, lang=inc.lang,
                                      reason=clean(reason, 200), source="incident", incident_id=str(inc.id),
                                      thread_ts=inc.thread_ts)
         except (RollbackRefused, ChatopsError, RailwayError) as exc:
@@ -361,8 +340,8 @@ class Incidents:
                 return inc
             await asyncio.sleep(0.2)
 
-    async def on_rollback_finished(self, request: actions.ActionRequest | None, progress: Any) -> None:
-        """``rt.extras["rollback_finished"]`` hook: the rollback goes on the timeline and may mitigate."""
+    async def on_change_finished(self, request: actions.ActionRequest | None, progress: Any) -> None:
+        """A change finished (the composition root subscribes this): it goes on the timeline and may mitigate."""
         if request is None or request.source != "incident" or not (request.incident_id or "").isdigit():
             return
         incident_id = int(request.incident_id)

@@ -1,9 +1,10 @@
-"""Slack's Block Kit limits for messages, checked on plain dicts.
+"""Slack's Block Kit limits, the builders every renderer uses, and a checker for plain dicts.
 
 slack_sdk validates only model objects (and not the 50-block cap or field lengths), and Slack
 answers ``invalid_blocks`` at run time. This module is the one place that knows the limits
-(slack-platform.md §4): the Slack emulator enforces them and renderer tests assert on them.
-Problems are worded like Slack's own ``invalid_blocks`` messages, each ending with a JSON pointer.
+(slack-platform.md §4): the builders clip to them, the Slack emulator enforces them and renderer
+tests assert on them. Problems are worded like Slack's own ``invalid_blocks`` messages, each ending
+with a JSON pointer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 MAX_BLOCKS = 50
+MAX_SECTION = 3000  # a section's text
+MAX_FIELD = 2000  # one of a section's fields
+MAX_HEADER = 150
+MAX_BUTTON = 75  # a button's label
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK = 3900  # the top-level ``text``: what notifications show, kept under chat.update's limit
 MAX_UPDATE_TEXT = 4000  # chat.update answers msg_too_long above this; keep every message under it
 MAX_POST_TEXT = 40000  # chat.postMessage truncates longer text
 BUTTON_STYLES = ("primary", "danger")
@@ -19,6 +26,57 @@ BLOCK_TYPES = frozenset({
     "actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text",
     "section", "video", "context_actions", "table",
 })
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, an ellipsis saying it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _with_id(block: dict[str, Any], block_id: str | None) -> dict[str, Any]:
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    return _with_id({"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}, block_id)
+
+
+def context(*texts: str, block_id: str | None = None) -> dict[str, Any]:
+    elements = [{"type": "mrkdwn", "text": clip(x, MAX_SECTION)} for x in texts[:MAX_CONTEXT_ELEMENTS]]
+    return _with_id({"type": "context", "elements": elements}, block_id)
+
+
+def header(text: str, block_id: str | None = None) -> dict[str, Any]:
+    return _with_id({"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER), "emoji": True}},
+                    block_id)
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None,
+           confirm: dict | None = None) -> dict[str, Any]:
+    built: dict[str, Any] = {"type": "button", "action_id": str(action_id), "value": value,
+                             "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON), "emoji": True}}
+    if style:
+        built["style"] = style
+    if confirm:
+        built["confirm"] = confirm
+    return built
+
+
+def confirm_dialog(title: str, text: str, yes: str, no: str, *, style: str | None = None) -> dict[str, Any]:
+    """A button's "are you sure?" dialog, clipped to Slack's limits (title 100, text 300, buttons 30)."""
+    dialog: dict[str, Any] = {"title": {"type": "plain_text", "text": clip(title, 100)},
+                              "text": {"type": "mrkdwn", "text": clip(text, 300)},
+                              "confirm": {"type": "plain_text", "text": clip(yes, 30)},
+                              "deny": {"type": "plain_text", "text": clip(no, 30)}}
+    if style:
+        dialog["style"] = style
+    return dialog
+
+
+def actions(elements: list[dict[str, Any]], block_id: str | None = None) -> dict[str, Any]:
+    return _with_id({"type": "actions", "elements": elements}, block_id)
 
 
 def message_problems(text: str | None, blocks: list | None, *, max_text: int | None = MAX_UPDATE_TEXT) -> list[str]:

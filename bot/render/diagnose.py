@@ -16,14 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.i18n import render_document, slack_escape, t
+from bot.render.blocks import MAX_BLOCKS, MAX_FALLBACK, MAX_SECTION, actions, button, clip, context, header, section
 from bot.slack.action_ids import ActionId
 
-PLAYBOOK_ACTION = "playbook.action"
-MAX_BLOCKS = 50
-MAX_SECTION = 3000
-MAX_HEADER = 150
-MAX_BUTTON = 75
-MAX_FALLBACK = 3900
 MAX_LINE = 400
 # header, summary context, omitted-findings note, approval note, final actions
 _FIXED_BLOCKS = 5
@@ -33,10 +28,6 @@ CHECK_EMOJI = {True: ":white_check_mark:", False: ":x:", None: ":grey_question:"
 VERDICT_MARK = {"ok": "🟢", "problem": "🔴", "unknown": "❔"}
 CHECK_MARK = {True: "✅", False: "❌", None: "❔"}
 _ANSI = {"ok": "32", "problem": "31", "unknown": "33"}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _name(playbook: str, lang: str) -> str:
@@ -76,16 +67,16 @@ def _lines_within(head: str, lines: list[str], limit: int, overflow: Callable[[i
         left_after = len(lines) - i - 1
         reserve = len(overflow(left_after)) + 1 if left_after else 0
         if len(candidate) + reserve > limit:
-            return _clip(f"{text}\n{overflow(len(lines) - i)}", limit)
+            return clip(f"{text}\n{overflow(len(lines) - i)}", limit)
         text = candidate
-    return _clip(text, limit)
+    return clip(text, limit)
 
 
 def _finding_section(finding: Any, service_name: str, lang: str) -> dict:
     head = (f"{VERDICT_EMOJI.get(finding.verdict, '')} *{slack_escape(_name(finding.playbook, lang))}* — "
-            f"{slack_escape(_verdict_word(finding.verdict, lang))}\n{slack_escape(_clip(finding.cause, 1200))}")
-    lines = [f"{CHECK_EMOJI[e.ok]} {slack_escape(_clip(e.check, MAX_LINE // 2))} — "
-             f"{slack_escape(_clip(e.observed, MAX_LINE))}" for e in finding.evidence]
+            f"{slack_escape(_verdict_word(finding.verdict, lang))}\n{slack_escape(clip(finding.cause, 1200))}")
+    lines = [f"{CHECK_EMOJI[e.ok]} {slack_escape(clip(e.check, MAX_LINE // 2))} — "
+             f"{slack_escape(clip(e.observed, MAX_LINE))}" for e in finding.evidence]
     if lines:
         head += f"\n\n*{slack_escape(t('diagnose.render.evidence', lang))}*"
 
@@ -93,16 +84,16 @@ def _finding_section(finding: Any, service_name: str, lang: str) -> dict:
         return slack_escape(t("diagnose.render.more_evidence", lang, n=n, playbook=finding.playbook,
                               service=service_name))
 
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _lines_within(head, lines, MAX_SECTION, overflow)}}
+    return section(_lines_within(head, lines, MAX_SECTION, overflow))
 
 
 def _remediation_section(finding: Any, lang: str) -> dict | None:
     if not finding.remediation:
         return None
     head = f"*{slack_escape(t('diagnose.render.fix', lang))}*"
-    lines = [f"{i}. {slack_escape(_clip(step, 900))}" for i, step in enumerate(finding.remediation, 1)]
+    lines = [f"{i}. {slack_escape(clip(step, 900))}" for i, step in enumerate(finding.remediation, 1)]
     text = _lines_within(head, lines, MAX_SECTION, lambda n: "…")
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return section(text)
 
 
 def _action_button(action: Any, lang: str) -> dict:
@@ -110,16 +101,14 @@ def _action_button(action: Any, lang: str) -> dict:
         label = t(action.label_key, lang, service=action.service)
     except KeyError:
         label = f"{action.kind} {action.service}"
-    return {"type": "button", "action_id": PLAYBOOK_ACTION, "text": {"type": "plain_text",
-            "text": _clip(label, MAX_BUTTON), "emoji": True}, "value": action.value}
+    return button(label, ActionId.PLAYBOOK_ACTION, action.value)
 
 
 def diagnose_message(service_name: str, findings: list[Any], lang: str) -> tuple[str, list[dict]]:
     """(fallback text, Block Kit blocks) for the findings of one service."""
-    header = _clip(f"🩺 {t('diagnose.render.header', lang, service=service_name)}", MAX_HEADER)
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(_summary(findings, lang))}]},
+        header(f"🩺 {t('diagnose.render.header', lang, service=service_name)}"),
+        context(slack_escape(_summary(findings, lang))),
     ]
     budget = MAX_BLOCKS - _FIXED_BLOCKS
     offered = False
@@ -133,7 +122,7 @@ def diagnose_message(service_name: str, findings: list[Any], lang: str) -> tuple
         if fix:
             parts.append(fix)
         for action in finding.actions:
-            parts.append({"type": "actions", "elements": [_action_button(action, lang)]})
+            parts.append(actions([_action_button(action, lang)]))
             offered = True
         parts.append({"type": "divider"})
         if len(parts) > budget:
@@ -145,22 +134,18 @@ def diagnose_message(service_name: str, findings: list[Any], lang: str) -> tuple
         budget -= len(parts)
     if omitted:
         note = t("diagnose.render.omitted", lang, n=len(omitted), names=", ".join(omitted), service=service_name)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(slack_escape(note), 2900)}]})
+        blocks.append(context(clip(slack_escape(note), 2900)))
     if offered:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": slack_escape(t("diagnose.render.approval_note", lang))}]})
-    blocks.append({"type": "actions", "elements": [{
-        "type": "button", "action_id": str(ActionId.DIAGNOSE_RUN),
-        "text": {"type": "plain_text", "text": _clip(f"🔄 {t('diagnose.render.rerun', lang)}", MAX_BUTTON),
-                 "emoji": True},
-        "value": _rerun_value(service_name, findings)}]})
+        blocks.append(context(slack_escape(t("diagnose.render.approval_note", lang))))
+    blocks.append(actions([button(f"🔄 {t('diagnose.render.rerun', lang)}", ActionId.DIAGNOSE_RUN,
+                                  _rerun_value(service_name, findings))]))
     return fallback_text(service_name, findings, lang), blocks
 
 
 def fallback_text(service_name: str, findings: list[Any], lang: str) -> str:
     lines = "; ".join(f"{VERDICT_MARK.get(f.verdict, '')} {f.playbook}: {_verdict_word(f.verdict, lang)} — "
-                      f"{_clip(f.cause, 300)}" for f in findings)
-    return _clip(t("diagnose.render.fallback", lang, service=service_name, lines=lines), MAX_FALLBACK)
+                      f"{clip(f.cause, 300)}" for f in findings)
+    return clip(t("diagnose.render.fallback", lang, service=service_name, lines=lines), MAX_FALLBACK)
 
 
 # ---- terminal -------------------------------------------------------------------------------------

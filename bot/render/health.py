@@ -11,13 +11,10 @@ from typing import Any
 
 from bot.i18n import format_duration, slack_escape, t
 from bot.probe.models import Drift, EndpointResult, ServiceReport
+from bot.render.blocks import MAX_FALLBACK, MAX_SECTION, actions, button, clip, context, header, section
 from bot.slack.action_ids import ActionId
 
 DETAILED_MAX = 8
-MAX_SECTION = 3000
-MAX_HEADER = 150
-MAX_BUTTON = 75
-MAX_FALLBACK = 3900
 MAX_SUMMARY_SECTIONS = 40
 
 ENDPOINT_EMOJI = {"ok": ":white_check_mark:", "degraded": ":warning:", "down": ":red_circle:",
@@ -29,10 +26,6 @@ _ANSI = {"ok": "32", "healthy": "32", "degraded": "33", "unexpected": "33", "mis
 
 
 # ---- shared wording ------------------------------------------------------------------------------
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def reason_text(report: ServiceReport, lang: str, *, slack: bool = True) -> str:
@@ -93,7 +86,7 @@ def _lines_section(lines: list[str], lang: str, name: str) -> str:
     out: list[str] = []
     size = 0
     for i, line in enumerate(lines):
-        line = _clip(line, 600)
+        line = clip(line, 600)
         if size + len(line) + 1 > MAX_SECTION - 120:
             out.append(t("health.truncated", lang, n=len(lines) - i, name=name))
             break
@@ -102,24 +95,12 @@ def _lines_section(lines: list[str], lang: str, name: str) -> str:
     return "\n".join(out)
 
 
-def _section(text: str, block_id: str) -> dict[str, Any]:
-    return {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
-
-
-def _button(text: str, action_id: str, value: str, *, primary: bool = False) -> dict[str, Any]:
-    button = {"type": "button", "action_id": action_id, "value": value,
-              "text": {"type": "plain_text", "text": _clip(text, MAX_BUTTON), "emoji": True}}
-    if primary:
-        button["style"] = "primary"
-    return button
-
-
 def _actions(report: ServiceReport, lang: str, block_id: str) -> dict[str, Any]:
-    elements = [_button(t("health.button.recheck", lang), ActionId.HEALTH_RECHECK, report.name)]
+    elements = [button(t("health.button.recheck", lang), ActionId.HEALTH_RECHECK, report.name)]
     if report.next_step:
-        elements.append(_button(t("health.button.diagnose", lang, playbook=report.next_step), ActionId.DIAGNOSE_RUN,
-                                f"{report.next_step}:{report.name}", primary=True))
-    return {"type": "actions", "block_id": block_id, "elements": elements}
+        elements.append(button(t("health.button.diagnose", lang, playbook=report.next_step), ActionId.DIAGNOSE_RUN,
+                               f"{report.next_step}:{report.name}", style="primary"))
+    return actions(elements, block_id)
 
 
 def _service_blocks(report: ServiceReport, lang: str, prefix: str, *, titled: bool) -> list[dict[str, Any]]:
@@ -130,14 +111,13 @@ def _service_blocks(report: ServiceReport, lang: str, prefix: str, *, titled: bo
     head.append(reason_text(report, lang))
     if report.next_step:
         head.append(t("health.next_step", lang, playbook=report.next_step, service=report.name))
-    blocks = [_section("\n".join(head), f"{prefix}-reason"),
-              _section(_lines_section([_endpoint_line(e, lang) for e in report.endpoints], lang, report.name),
+    blocks = [section("\n".join(head), f"{prefix}-reason"),
+              section(_lines_section([_endpoint_line(e, lang) for e in report.endpoints], lang, report.name),
                        f"{prefix}-endpoints")]
     if report.drift:
         drift = [f"*{t('health.drift_title', lang)}*"] + [f"• {drift_text(d, lang)}" for d in report.drift]
-        blocks.append(_section(_lines_section(drift, lang, report.name), f"{prefix}-drift"))
-    blocks.append({"type": "context", "block_id": f"{prefix}-context",
-                   "elements": [{"type": "mrkdwn", "text": _clip(_context(report, lang), MAX_SECTION)}]})
+        blocks.append(section(_lines_section(drift, lang, report.name), f"{prefix}-drift"))
+    blocks.append(context(_context(report, lang), block_id=f"{prefix}-context"))
     blocks.append(_actions(report, lang, f"{prefix}-actions"))
     return blocks
 
@@ -151,14 +131,9 @@ def _counts(reports: list[ServiceReport], lang: str) -> str:
     return ", ".join(parts)
 
 
-def _header(text: str, block_id: str) -> dict[str, Any]:
-    return {"type": "header", "block_id": block_id,
-            "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
-
-
 def _summary_blocks(reports: list[ServiceReport], lang: str, tag: str) -> list[dict[str, Any]]:
     ordered = sorted(reports, key=lambda r: ("down", "degraded", "healthy").index(r.verdict))
-    lines = [_clip(t("health.summary_line", lang, emoji=SERVICE_EMOJI[r.verdict], name=r.name,
+    lines = [clip(t("health.summary_line", lang, emoji=SERVICE_EMOJI[r.verdict], name=r.name,
                      verdict=_verdict(r, lang), reason=reason_text(r, lang)), 700) for r in ordered]
     sections: list[list[str]] = [[]]
     for line in lines:
@@ -167,14 +142,13 @@ def _summary_blocks(reports: list[ServiceReport], lang: str, tag: str) -> list[d
         sections[-1].append(line)
     blocks = []
     for i, chunk in enumerate(sections[:MAX_SUMMARY_SECTIONS]):
-        blocks.append(_section("\n".join(chunk), f"{tag}-summary-{i}"))
+        blocks.append(section("\n".join(chunk), f"{tag}-summary-{i}"))
     hidden = sum(len(c) for c in sections[MAX_SUMMARY_SECTIONS:])
     hint = t("health.detail_hint", lang)
     if hidden:
         hint = t("health.more_services", lang, n=hidden) + " " + hint
-    blocks.append({"type": "context", "block_id": f"{tag}-hint", "elements": [{"type": "mrkdwn", "text": hint}]})
-    blocks.append({"type": "actions", "block_id": f"{tag}-actions",
-                   "elements": [_button(t("health.recheck_all", lang), ActionId.HEALTH_RECHECK, "*")]})
+    blocks.append(context(hint, block_id=f"{tag}-hint"))
+    blocks.append(actions([button(t("health.recheck_all", lang), ActionId.HEALTH_RECHECK, "*")], f"{tag}-actions"))
     return blocks
 
 
@@ -186,11 +160,11 @@ def health_message(reports: list[ServiceReport], lang: str) -> tuple[str, list[d
     fallback = "\n".join(f"{r.name}: {_verdict(r, lang)} — {reason_text(r, lang)}" for r in reports)
     if len(reports) == 1:
         r = reports[0]
-        header = t("health.header_one", lang, name=r.name, verdict=_verdict(r, lang))
-        blocks = [_header(f"{SERVICE_EMOJI[r.verdict]} {header}", f"{tag}-header"),
+        title = t("health.header_one", lang, name=r.name, verdict=_verdict(r, lang))
+        blocks = [header(f"{SERVICE_EMOJI[r.verdict]} {title}", f"{tag}-header"),
                   *_service_blocks(r, lang, f"{tag}-0", titled=False)]
-        return _clip(fallback, MAX_FALLBACK), blocks
-    blocks = [_header(t("health.header_many", lang, n=len(reports), counts=_counts(reports, lang)), f"{tag}-header")]
+        return clip(fallback, MAX_FALLBACK), blocks
+    blocks = [header(t("health.header_many", lang, n=len(reports), counts=_counts(reports, lang)), f"{tag}-header")]
     if len(reports) <= DETAILED_MAX:
         for i, r in enumerate(reports):
             if i:
@@ -198,7 +172,7 @@ def health_message(reports: list[ServiceReport], lang: str) -> tuple[str, list[d
             blocks.extend(_service_blocks(r, lang, f"{tag}-{i}", titled=True))
     else:
         blocks.extend(_summary_blocks(reports, lang, tag))
-    return _clip(fallback, MAX_FALLBACK), blocks
+    return clip(fallback, MAX_FALLBACK), blocks
 
 
 # ---- terminal ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The Slack edge: the HTTP server and its signature check, the Bolt app, what a request says
-(``request``), posting with retries and fallbacks (``post``), message pacing, people's languages,
-scopes and action ids. It may import ``bot.common``, ``bot.config``, ``bot.i18n`` and ``bot.render``;
-it knows nothing of incidents, changes or playbooks (those reach Slack through it).
+"""The Slack edge: the HTTP server and its signature check, the Bolt app and its middleware, what a
+request says (``request``), posting (``post``), message pacing, follow-up scheduling, scopes and action
+ids. It may import ``bot.common``, ``bot.i18n``, ``bot.runtime`` and ``bot.store``; it knows nothing of
+rendering, incidents, changes or playbooks (those reach Slack through it).
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -24,10 +24,10 @@ from bot.slack.request import InvalidRequest, RequestInfo
 
 logger = logging.getLogger(__name__)
 
-Registrar = Callable[[AsyncApp, Runtime], None]
 
 
-def build_bolt_app(rt: Runtime, registrars: Iterable[Registrar]) -> AsyncApp:
+def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncApp:
+    """Bolt with the bot's middleware and error handler; ``register`` adds the listeners (``ChatOps.register``)."""
     async def authorize(enterprise_id=None, team_id=None, **_kwargs) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id or rt.team_id,
                                bot_token=rt.settings.SLACK_BOT_TOKEN, bot_user_id=rt.bot_user_id)
@@ -99,8 +99,7 @@ def build_bolt_app(rt: Runtime, registrars: Iterable[Registrar]) -> AsyncApp:
             rt.audit.outcome(cid, "error", str(error))
         return BoltResponse(status=200, body=_ephemeral(t("common.failed", lang, command="", error="")))
 
-    for register in registrars:
-        register(app, rt)
+    register(app)
     return app
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from urllib.parse import parse_qs
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.common import json_depth, metrics
 from bot.common.identity import VERSION
@@ -25,7 +26,8 @@ SLACK_PATH = "/slack/events"
 MAX_BODY = 64 * 1024
 
 
-def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
+def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> web.Application:
+    """Slack events, liveness, readiness and metrics, plus the ``routes`` the composition root adds."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -47,15 +49,11 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
             text = t(f"common.{problem.key}", rt.config.i18n.language, field=problem.field)
             return web.json_response({"error": text}, status=400)
         kind, name = info.kind, info.name[:64]
-        bolt_request = AsyncBoltRequest(
-            body=raw.decode("utf-8"), query=request.query_string,
-            headers={k.lower(): [v] for k, v in request.headers.items()},
-        )
-        response = await bolt.async_dispatch(bolt_request)
+        # aiohttp keeps the body it read, so Bolt sees exactly the bytes whose signature was checked.
+        response = await bolt.async_dispatch(await to_bolt_request(request))
         metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
         metrics.ACKS.labels(kind, name).inc()
-        headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
-        return web.Response(status=response.status, body=response.body, headers=headers)
+        return await to_aiohttp_response(response)
 
     async def liveness(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "version": VERSION})
@@ -79,7 +77,7 @@ def build_web_app(rt: Runtime, bolt: AsyncApp) -> web.Application:
     app.router.add_get("/health", liveness)
     app.router.add_get("/ready", readiness)
     app.router.add_get("/metrics", prometheus)
-    for method, path, handler in rt.web_routes:
+    for method, path, handler in routes:
         app.router.add_route(method, path, handler)
     return app
 

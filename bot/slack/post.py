@@ -15,12 +15,19 @@ logger = logging.getLogger(__name__)
 async def post(rt: Runtime, channel: str, text: str, blocks: list[dict] | None = None,
                thread_ts: str | None = None) -> str | None:
     """chat.postMessage; joins a public channel once when the bot is not in it. Returns the ts."""
+    posted = await post_in(rt, channel, text, blocks, thread_ts)
+    return posted[1] if posted else None
+
+
+async def post_in(rt: Runtime, channel: str, text: str, blocks: list[dict] | None = None,
+                  thread_ts: str | None = None) -> tuple[str, str] | None:
+    """``post`` returning (channel id, ts): ``channel`` may be a name, as in the services file."""
     for attempt in (1, 2):
         try:
             answer = await rt.slack.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                                      unfurl_links=False, unfurl_media=False)
             metrics.SLACK_CALLS.labels("chat.postMessage", "ok").inc()
-            return answer["ts"]
+            return answer["channel"], answer["ts"]
         except SlackApiError as exc:
             error = exc.response.get("error")
             metrics.SLACK_CALLS.labels("chat.postMessage", error or "error").inc()

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from bot.common.errors import UsageError
+from bot.i18n import t
 
 MAX_COMMAND_TEXT = 2000
 MAX_ID = 32  # audit_log.team_id / user_id / channel_id
@@ -31,6 +35,23 @@ class InvalidRequest(ValueError):
         super().__init__(f"{key}: {field}")
         self.key = key
         self.field = field
+
+Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
+
+
+def command_text(command: dict[str, Any], lang: str) -> str:
+    """The command's text, stripped; UsageError when it is longer than any command needs."""
+    text = (command.get("text") or "").strip()
+    if len(text) > MAX_COMMAND_TEXT:
+        raise UsageError(t("common.too_long", lang, length=len(text), limit=MAX_COMMAND_TEXT))
+    return text
+
+
+def ephemeral(respond) -> Tell:
+    """Tell only the person who acted, without touching the message they acted on."""
+    async def tell(text: str) -> None:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    return tell
 
 
 @dataclass(frozen=True)

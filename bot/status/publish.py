@@ -17,9 +17,9 @@ from bot.changes.approvers import ApproverDirectory
 from bot.i18n import t
 from bot.incidents.policy import clean
 from bot.incidents.service import Incidents
-from bot.render.status import draft_message
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
+from bot.status.render import draft_message
 from bot.store import incidents as incident_store
 from bot.store import public_updates as updates
 from bot.store.incidents import Incident
@@ -37,11 +37,18 @@ class PublicUpdates:
         self.incidents = incidents
         self.directory = ApproverDirectory(rt)
 
+    @property
+    def enabled(self) -> bool:
+        return self.rt.config.status_page.enabled
+
     def shown(self, inc: Incident) -> bool:
         return inc.service in self.rt.config.status_page.services
 
     async def draft(self, inc: Incident, user: str, text: str, lang: str, tell: Tell) -> str:
         """Store the draft and post it for approval; returns the audit outcome."""
+        if not self.enabled:
+            await tell(t("status.publish.not_enabled", lang))
+            return "status_page_disabled"
         if not self.shown(inc):
             await tell(t("status.publish.not_shown", lang, service=inc.service))
             return "not_shown"
@@ -101,12 +108,3 @@ class PublicUpdates:
 
     def _public_name(self, inc: Incident) -> str:
         return self.rt.config.status_page.services.get(inc.service, inc.service)
-
-
-def install(rt: Runtime, incidents: Incidents) -> PublicUpdates | None:
-    """``rt.extras["public_updates"]`` when the status page is enabled (one call from the composition root)."""
-    if not rt.config.status_page.enabled:
-        return None
-    flow = PublicUpdates(rt, incidents)
-    rt.extras["public_updates"] = flow
-    return flow

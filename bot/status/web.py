@@ -109,12 +109,3 @@ def _urn(title: str, what: str) -> str:
 
 def _rfc3339(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def install(rt: Runtime) -> StatusSite | None:
-    """The three routes when ``[status_page] enabled`` (one call from the composition root)."""
-    if not rt.config.status_page.enabled:
-        return None
-    site = StatusSite(rt)
-    rt.web_routes += [("GET", PAGE_PATH, site.page), ("GET", JSON_PATH, site.json), ("GET", FEED_PATH, site.feed)]
-    return site

@@ -15,17 +15,25 @@ from typing import Any
 
 from bot.i18n import format_duration, plain_date, render_document, slack_escape, t
 from bot.incidents.policy import WatchSettings, clean, durations, next_update_by
+from bot.render.blocks import (
+    MAX_BLOCKS,
+    MAX_FALLBACK,
+    MAX_FIELD,
+    MAX_HEADER,
+    MAX_SECTION,
+    actions,
+    button,
+    clip,
+    confirm_dialog,
+    context,
+    header,
+    section,
+)
 from bot.render.health import SERVICE_EMOJI, reason_text
 from bot.slack.action_ids import ActionId
 from bot.store.incidents import Incident
 from bot.store.models import ActionRequest, Event
 
-MAX_SECTION = 3000
-MAX_FIELD = 2000
-MAX_HEADER = 150
-MAX_BUTTON = 75
-MAX_TEXT = 3900
-MAX_BLOCKS = 50
 LIST_LIMIT = 5  # bullets per section in the live card; older ones stay in the timeline
 STATUS_EMOJI = {"investigating": "🔴", "mitigated": "🟡", "resolved": "✅"}
 FINDING_EMOJI = {"problem": "❌", "ok": "✅", "unknown": "❔"}
@@ -57,32 +65,6 @@ class IncidentView:
 
 
 # ---- small helpers -------------------------------------------------------------------------------------
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
-    if block_id:
-        block["block_id"] = block_id
-    return block
-
-
-def _context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(x, MAX_SECTION)} for x in texts[:10]]}
-
-
-def _button(text: str, action_id: str, value: str, *, style: str | None = None,
-            confirm: dict | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": {"type": "plain_text", "text": _clip(text, MAX_BUTTON), "emoji": True}}
-    if style:
-        button["style"] = style
-    if confirm:
-        button["confirm"] = confirm
-    return button
 
 
 def _duration(seconds: float | None, lang: str) -> str:
@@ -156,7 +138,7 @@ def _moments(inc: Incident) -> dict[str, datetime | None]:
 
 
 def _header(inc: Incident, lang: str) -> str:
-    return _clip(t("incident.summary.header", lang, emoji=STATUS_EMOJI.get(inc.status, "🔄"), ref=inc.ref,
+    return clip(t("incident.summary.header", lang, emoji=STATUS_EMOJI.get(inc.status, "🔄"), ref=inc.ref,
                    severity=t(f"incident.severity.{inc.severity}", lang), service=inc.service,
                    title=clean(inc.title, 200)), MAX_HEADER)
 
@@ -178,10 +160,10 @@ def summary_message(view: IncidentView) -> tuple[str, list[dict]]:
     severity = t(f"incident.severity.{inc.severity}", lang)
     commander = f"<@{inc.commander}>" if inc.commander else t("incident.unassigned", lang)
     end = inc.resolved_at or view.now
-    context = [t("incident.summary.updated", lang, updated=updated, by=_who(last.actor if last else None, lang))]
+    facts = [t("incident.summary.updated", lang, updated=updated, by=_who(last.actor if last else None, lang))]
     if inc.is_open:
-        context.append(t("incident.summary.next_update", lang, next_update=next_update_by(inc.severity, updated)))
-    context.append(t("incident.summary.commander", lang, commander=commander))
+        facts.append(t("incident.summary.next_update", lang, next_update=next_update_by(inc.severity, updated)))
+    facts.append(t("incident.summary.commander", lang, commander=commander))
     fields = [
         t("incident.summary.f_status", lang, status=f"{STATUS_EMOJI.get(inc.status, '🔄')} {status}"),
         t("incident.summary.f_severity", lang, severity=severity),
@@ -193,24 +175,24 @@ def summary_message(view: IncidentView) -> tuple[str, list[dict]]:
         t("incident.summary.f_detection", lang, source=t(f"incident.source.{inc.source}", lang)),
     ]
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _header(inc, lang), "emoji": True}},
-        _context(" · ".join(context)),
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, MAX_FIELD)} for f in fields[:10]]},
-        _section(t("incident.summary.impact", lang, impact=_impact(inc, lang), since=inc.impact_started_at),
+        header(_header(inc, lang)),
+        context(" · ".join(facts)),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, MAX_FIELD)} for f in fields[:10]]},
+        section(t("incident.summary.impact", lang, impact=_impact(inc, lang), since=inc.impact_started_at),
                  "impact"),
-        _section(_health_text(inc, lang), "health"),
-        _section(_findings_text(view), "findings"),
-        _section(_actions_text(view), "actions"),
-        _section(_next_steps_text(view), "next"),
-        _section(_exit_text(view), "exit"),
-        _section(_deployment_text(view), "deployment"),
+        section(_health_text(inc, lang), "health"),
+        section(_findings_text(view), "findings"),
+        section(_actions_text(view), "actions"),
+        section(_next_steps_text(view), "next"),
+        section(_exit_text(view), "exit"),
+        section(_deployment_text(view), "deployment"),
     ]
     buttons = _buttons(view)
     if buttons:
-        blocks += [{"type": "divider"}, {"type": "actions", "block_id": f"incident-{inc.id}", "elements": buttons}]
-    blocks.append(_context(t("incident.summary.footer", lang, n=len(view.events), ref=inc.ref)))
-    text = _clip(t("incident.summary.fallback", lang, ref=inc.ref, status=status, severity=severity,
-                   service=inc.service, title=slack_escape(clean(inc.title, 200))), MAX_TEXT)
+        blocks += [{"type": "divider"}, actions(buttons, f"incident-{inc.id}")]
+    blocks.append(context(t("incident.summary.footer", lang, n=len(view.events), ref=inc.ref)))
+    text = clip(t("incident.summary.fallback", lang, ref=inc.ref, status=status, severity=severity,
+                  service=inc.service, title=slack_escape(clean(inc.title, 200))), MAX_FALLBACK)
     return text, blocks[:MAX_BLOCKS]
 
 
@@ -253,7 +235,7 @@ def _findings_text(view: IncidentView) -> str:
     lines = _finding_lines(ordered[:LIST_LIMIT], lang)
     if len(ordered) > LIST_LIMIT:
         lines.append(t("incident.summary.more", lang, n=len(ordered) - LIST_LIMIT))
-    return title + "\n" + "\n".join(_clip(x, 600) for x in lines)
+    return title + "\n" + "\n".join(clip(x, 600) for x in lines)
 
 
 def _actions_text(view: IncidentView) -> str:
@@ -261,7 +243,7 @@ def _actions_text(view: IncidentView) -> str:
     done = [e for e in view.events if e.kind in ACTION_KINDS]
     done.sort(key=lambda e: (e.at, e.id), reverse=True)
     lines = [t("incident.summary.action_line", lang, at=e.at, who=_who(e.actor, lang),
-               what=_clip(event_text(e, lang), 400)) for e in done[:LIST_LIMIT]]
+               what=clip(event_text(e, lang), 400)) for e in done[:LIST_LIMIT]]
     if len(done) > LIST_LIMIT:
         lines.append(t("incident.summary.more", lang, n=len(done) - LIST_LIMIT))
     return t("incident.summary.actions_title", lang) + "\n" + "\n".join(lines)
@@ -285,7 +267,7 @@ def _next_steps_text(view: IncidentView) -> str:
     if inc.resolve_proposed_at:
         steps.append(t("incident.summary.next_resolve_proposed", lang))
     steps.append(t("incident.summary.next_resolve", lang))
-    return t("incident.summary.next_title", lang) + "\n" + "\n".join(f"• {_clip(s, 500)}" for s in steps[:LIST_LIMIT])
+    return t("incident.summary.next_title", lang) + "\n" + "\n".join(f"• {clip(s, 500)}" for s in steps[:LIST_LIMIT])
 
 
 def _exit_text(view: IncidentView) -> str:
@@ -333,19 +315,27 @@ def _buttons(view: IncidentView) -> list[dict]:
         return []
     buttons = []
     if inc.rollback_request_id is None and (inc.rollback or {}).get("target"):
-        buttons.append(_button(t("incident.button.rollback", lang), ActionId.INCIDENT_ROLLBACK, str(inc.id),
+        buttons.append(button(t("incident.button.rollback", lang), ActionId.INCIDENT_ROLLBACK, str(inc.id),
                                style="danger"))
     if inc.resolve_proposed_at:
-        buttons.append(_button(t("incident.button.resolve", lang), ActionId.INCIDENT_RESOLVE, str(inc.id),
-                               style="primary", confirm=_resolve_confirm(inc, lang)))
+        buttons.append(resolve_button(inc))
     return buttons
 
 
-def _resolve_confirm(inc: Incident, lang: str) -> dict:
-    return {"title": {"type": "plain_text", "text": _clip(t("incident.button.confirm_title", lang), 100)},
-            "text": {"type": "mrkdwn", "text": _clip(t("incident.button.confirm_text", lang, ref=inc.ref), 300)},
-            "confirm": {"type": "plain_text", "text": _clip(t("incident.button.confirm_yes", lang), 30)},
-            "deny": {"type": "plain_text", "text": _clip(t("incident.button.confirm_no", lang), 30)}}
+def resolve_button(inc: Incident) -> dict:
+    """Resolve, behind an "are you sure?" dialog: a person decides, whoever proposed it."""
+    lang = inc.lang
+    dialog = confirm_dialog(t("incident.button.confirm_title", lang),
+                            t("incident.button.confirm_text", lang, ref=inc.ref),
+                            t("incident.button.confirm_yes", lang), t("incident.button.confirm_no", lang))
+    return button(t("incident.button.resolve", lang), ActionId.INCIDENT_RESOLVE, str(inc.id), style="primary",
+                  confirm=dialog)
+
+
+def resolution_proposal(inc: Incident, text: str, block_id: str) -> tuple[str, list[dict]]:
+    """A proposal to resolve (the probes say healthy, or every alert resolved) with the Resolve button."""
+    text = clip(text, MAX_FALLBACK)
+    return text, [section(text), actions([resolve_button(inc)], block_id)]
 
 
 # ---- short messages --------------------------------------------------------------------------------------
@@ -354,20 +344,17 @@ def _resolve_confirm(inc: Incident, lang: str) -> dict:
 def announcement_text(inc: Incident, kind: str, *, channel: str | None = None) -> str:
     """One line for the incidents channel per transition (declared, mitigated, resolved)."""
     lang = inc.lang
-    return _clip(t(f"incident.announce.{kind}", lang, emoji=STATUS_EMOJI.get(inc.status, "🚨"), ref=inc.ref,
+    return clip(t(f"incident.announce.{kind}", lang, emoji=STATUS_EMOJI.get(inc.status, "🚨"), ref=inc.ref,
                    severity=t(f"incident.severity.{inc.severity}", lang), service=slack_escape(inc.service),
                    title=slack_escape(clean(inc.title, 200)), channel=channel, impact=_impact(inc, lang),
                    took=format_duration(((inc.resolved_at or inc.declared_at) - inc.impact_started_at)
-                                            .total_seconds(), lang)), MAX_TEXT)
+                                            .total_seconds(), lang)), MAX_FALLBACK)
 
 
 def proposal_message(inc: Incident, healthy_for: float) -> tuple[str, list[dict]]:
-    lang = inc.lang
-    text = _clip(t("incident.proposal", lang, ref=inc.ref, service=slack_escape(inc.service),
-                   healthy_for=format_duration(healthy_for, lang)), MAX_TEXT)
-    return text, [_section(text), {"type": "actions", "block_id": f"incident-propose-{inc.id}", "elements": [
-        _button(t("incident.button.resolve", lang), ActionId.INCIDENT_RESOLVE, str(inc.id), style="primary",
-                confirm=_resolve_confirm(inc, lang))]}]
+    text = t("incident.proposal", inc.lang, ref=inc.ref, service=slack_escape(inc.service),
+             healthy_for=format_duration(healthy_for, inc.lang))
+    return resolution_proposal(inc, text, f"incident-propose-{inc.id}")
 
 
 def heartbeat_text(inc: Incident, now: datetime) -> str:
@@ -377,11 +364,11 @@ def heartbeat_text(inc: Incident, now: datetime) -> str:
 def deployment_announcement(service: str, dep: dict, lang: str, *, state: str, detail: str = "",
                             incident: Incident | None = None) -> tuple[str, list[dict]]:
     """The deploy watch's one message per deployment, edited as it progresses."""
-    text = _clip(t(f"incident.deploy.{state}", lang, service=slack_escape(service), id=dep.get("id", ""),
+    text = clip(t(f"incident.deploy.{state}", lang, service=slack_escape(service), id=dep.get("id", ""),
                    status=dep.get("status", ""), detail=clean(detail, 500),
                    ref=incident.ref if incident else "",
-                   channel=incident.channel_id if incident and not incident.thread_ts else None), MAX_TEXT)
-    return text, [_section(text), _context(_deployment_line(dep, lang))]
+                   channel=incident.channel_id if incident and not incident.thread_ts else None), MAX_FALLBACK)
+    return text, [section(text), context(_deployment_line(dep, lang))]
 
 
 # ---- the final summary and the postmortem draft ---------------------------------------------------------
@@ -451,10 +438,10 @@ def _detection(view: IncidentView, *, slack: bool) -> str:
 def final_summary_message(view: IncidentView) -> tuple[str, list[dict]]:
     """Posted at resolution: durations with their formulas, actions, cause, findings, follow-ups."""
     body = render_document("incident_final.md.j2", view.lang, **_facts(view, slack=True))
-    blocks = [_section(chunk) for chunk in _chunks(body, MAX_SECTION - 10)][:MAX_BLOCKS]
+    blocks = [section(chunk) for chunk in _chunks(body, MAX_SECTION - 10)][:MAX_BLOCKS]
     inc = view.incident
-    text = _clip(t("incident.final_fallback", view.lang, ref=inc.ref, service=inc.service,
-                   took=_duration(durations(inc).impact, view.lang)), MAX_TEXT)
+    text = clip(t("incident.final_fallback", view.lang, ref=inc.ref, service=inc.service,
+                   took=_duration(durations(inc).impact, view.lang)), MAX_FALLBACK)
     return text, blocks
 
 
@@ -467,10 +454,10 @@ def postmortem_message(view: IncidentView, markdown: str) -> tuple[str, list[dic
     """The draft as copyable code blocks (Slack shows Markdown source verbatim inside them)."""
     chunks = _chunks(slack_escape(markdown), MAX_SECTION - 20)
     intro = t("incident.postmortem_intro", view.lang, ref=view.incident.ref)
-    blocks = [_section(intro)] + [_section(f"```{chunk}```") for chunk in chunks[: MAX_BLOCKS - 2]]
+    blocks = [section(intro)] + [section(f"```{chunk}```") for chunk in chunks[: MAX_BLOCKS - 2]]
     if len(chunks) > MAX_BLOCKS - 2:
-        blocks.append(_section(t("incident.postmortem_cut", view.lang, n=len(chunks) - (MAX_BLOCKS - 2))))
-    return _clip(intro, MAX_TEXT), blocks
+        blocks.append(section(t("incident.postmortem_cut", view.lang, n=len(chunks) - (MAX_BLOCKS - 2))))
+    return clip(intro, MAX_FALLBACK), blocks
 
 
 def _chunks(text: str, size: int) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.changes.runner import Progress
 from bot.i18n import t
 from bot.railway.models import Deployment
+from bot.render.blocks import actions, button, confirm_dialog, context, header, section
 from bot.slack.action_ids import ActionId
 from bot.store.models import ActionRequest
 
@@ -22,51 +23,34 @@ def _deployment_line(dep: dict, lang: str, now: datetime) -> str:
              age=age, status=dep.get("status") or "")
 
 
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
-
-
 def rollback_message(req: ActionRequest, lang: str, progress: Progress | None = None,
                      now: datetime | None = None) -> tuple[str, list[dict]]:
     """The request message in its current state (pending, decided, running, finished)."""
     now = now or datetime.now(UTC)
     blocks: list[dict] = [
-        {"type": "header",
-         "text": {"type": "plain_text", "text": t(f"rollback.header.{req.action}", lang, service=req.service)[:150]}},
-        _section(t("rollback.current", lang, line=_deployment_line(req.current_deployment, lang, now))),
+        header(t(f"rollback.header.{req.action}", lang, service=req.service)),
+        section(t("rollback.current", lang, line=_deployment_line(req.current_deployment, lang, now))),
     ]
     if req.action == "rollback":
-        blocks.append(_section(t("rollback.target", lang, line=_deployment_line(req.target_deployment, lang, now))))
+        blocks.append(section(t("rollback.target", lang, line=_deployment_line(req.target_deployment, lang, now))))
     blocks += [
-        _context(t("rollback.requested_by", lang, user=req.requested_by, reason=req.reason,
+        context(t("rollback.requested_by", lang, user=req.requested_by, reason=req.reason,
                    expires=req.expires_at, request_id=req.id)),
     ]
     status_line = _status_line(req, lang, progress)
     if status_line:
-        blocks.append(_section(status_line))
+        blocks.append(section(status_line))
     if req.status == "pending":
-        blocks.append({
-            "type": "actions", "block_id": f"rollback-{req.id}",
-            "elements": [
-                {"type": "button", "action_id": ActionId.ROLLBACK_APPROVE.value, "style": "primary",
-                 "value": req.id,
-                 "text": {"type": "plain_text", "text": t(f"rollback.approve.{req.action}", lang)[:75]},
-                 "confirm": {
-                     "title": {"type": "plain_text", "text": t(f"rollback.confirm_title.{req.action}", lang)[:100]},
-                     "text": {"type": "mrkdwn", "text": t(f"rollback.confirm_text.{req.action}", lang,
-                                                          service=req.service,
-                                                          target=req.target_deployment.get("id", ""))[:300]},
-                     "confirm": {"type": "plain_text", "text": t(f"rollback.confirm_yes.{req.action}", lang)[:30]},
-                     "deny": {"type": "plain_text", "text": t("rollback.confirm_no", lang)[:30]},
-                     "style": "danger"}},
-                {"type": "button", "action_id": ActionId.ROLLBACK_REJECT.value, "style": "danger",
-                 "value": req.id, "text": {"type": "plain_text", "text": t("rollback.reject", lang)[:75]}},
-            ],
-        })
+        dialog = confirm_dialog(t(f"rollback.confirm_title.{req.action}", lang),
+                                t(f"rollback.confirm_text.{req.action}", lang, service=req.service,
+                                  target=req.target_deployment.get("id", "")),
+                                t(f"rollback.confirm_yes.{req.action}", lang), t("rollback.confirm_no", lang),
+                                style="danger")
+        blocks.append(actions([
+            button(t(f"rollback.approve.{req.action}", lang), ActionId.ROLLBACK_APPROVE, req.id, style="primary",
+                   confirm=dialog),
+            button(t("rollback.reject", lang), ActionId.ROLLBACK_REJECT, req.id, style="danger"),
+        ], f"rollback-{req.id}"))
     text = t(f"rollback.fallback.{req.action}", lang, service=req.service,
              status=t(f"rollback.status.{req.status}", lang),
              target=req.target_deployment.get("id", ""))
@@ -113,4 +97,4 @@ def deployments_message(service: str, deployments: Sequence[Deployment], current
         for d in deployments[:10]
     ]
     text = t("rollback.list_header", lang, service=service)
-    return text, [_section(text), _section("\n".join(lines) or t("rollback.none", lang))]
+    return text, [section(text), section("\n".join(lines) or t("rollback.none", lang))]
