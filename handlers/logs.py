@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.common.errors import ChatopsError
 from bot.i18n import t
 from bot.logs.query import LogQuery, configured_service, parse, read
-from bot.render.logs import logs_message
+from bot.logs.render import logs_message
 from bot.runtime import Runtime
 from bot.slack.followup import schedule
 from bot.slack.request import command_text, ephemeral

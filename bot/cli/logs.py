@@ -19,8 +19,8 @@ from bot.config.services import load_services
 from bot.config.settings import load_settings
 from bot.i18n import normalise_language, t
 from bot.logs.query import DEFAULT_SINCE, configured_service, parse, read, to_json
+from bot.logs.render import logs_text
 from bot.railway import RailwayClient, RailwayError
-from bot.render.logs import logs_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
