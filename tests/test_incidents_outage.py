@@ -345,9 +345,13 @@ async def test_failing_again_after_mitigation_reopens_the_investigation(make_bot
     target.set_state(db_down_at_runtime=False)
     second = await eventually(lambda: _in_status(bot, inc.id, "mitigated"), timeout=5)
     assert second.mitigated_at > first.mitigated_at and second.resolve_proposed_at is None  # window: 60 s
-    lines = [m["text"] for m in slack.messages("C0INCIDENTS")]
-    assert [("mitigated" in x, "failing again" in x) for x in lines[1:]] == [(True, False), (False, True),
-                                                                              (True, False)]
+    def announcements() -> list[str] | None:  # posted just after each status change: wait, don't race
+        found = [m["text"] for m in slack.messages("C0INCIDENTS")][1:]
+        return found if len(found) >= 3 else None
+
+    lines = await eventually(announcements, timeout=5)
+    assert [("mitigated" in x, "failing again" in x) for x in lines] == [(True, False), (False, True),
+                                                                          (True, False)]
 
 
 async def _in_status(bot, incident_id, status):
