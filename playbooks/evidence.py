@@ -80,6 +80,28 @@ async def database_ids(ctx: PlaybookContext) -> ServiceIds:
     return ServiceIds(ids.project_id, ids.environment_id, ctx.service.database_service_id)
 
 
+async def redis_ids(ctx: PlaybookContext) -> ServiceIds:
+    """The Railway Redis service of this service (``redis_service_id`` in the services file)."""
+    ids = await service_ids(ctx)
+    if not ctx.service.redis_service_id:
+        raise Unavailable(ctx.t("unavailable.no_redis_service", service=ctx.service.name))
+    return ServiceIds(ids.project_id, ids.environment_id, ctx.service.redis_service_id)
+
+
+async def redis_variables(ctx: PlaybookContext) -> SecretVariables:
+    railway = _railway(ctx)
+    ids = await redis_ids(ctx)
+    return await ctx.shared("redis.variables", lambda: railway.variables(ids))
+
+
+async def redis_deployment(ctx: PlaybookContext) -> Deployment | None:
+    """The Redis service's latest deployment."""
+    railway = _railway(ctx)
+    ids = await redis_ids(ctx)
+    found = await ctx.shared("redis.deployments", lambda: railway.deployments(ids, 5))
+    return found[0] if found else None
+
+
 async def variables(ctx: PlaybookContext) -> SecretVariables:
     railway = _railway(ctx)
     ids = await service_ids(ctx)

@@ -3,7 +3,9 @@
 Evidence: Railway's metrics for the last hour (memory against its limit, the growth slope between
 restarts, CPU against its limit), the recent deployments (crashes) and the logs (floods of Redis
 errors, Puppeteer/browser failures, heap exhaustion, the overload protection). The cause names which
-of the runbook's four suspects the evidence points to.
+of the runbook's four suspects the evidence points to. Redis errors are counted by the address they
+name (``playbooks.dependencies``), and a Redis flood points at the redis playbook: restarting the
+backend does not bring Redis back, and ioredis reconnects by itself once Redis answers.
 
 A restart shows in the memory series as a sharp drop; a leak is steady growth between drops.
 """
@@ -18,6 +20,7 @@ from typing import Any
 from bot.railway.models import Deployment, Metrics, MetricSeries
 from playbooks import evidence as ev
 from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
+from playbooks.dependencies import dependencies
 from playbooks.evidence import attempt
 
 LIMIT_RATIO = 0.8  # runbook: alert when memory or CPU is over 80 %
@@ -140,6 +143,12 @@ def _metrics_evidence(ctx: PlaybookContext, m: Metrics, deployments: list[Deploy
     return out, facts
 
 
+def _span(first: Any, last: Any) -> float | None:
+    if first.timestamp is None or last.timestamp is None:
+        return None
+    return (last.timestamp - first.timestamp).total_seconds()
+
+
 def _deployment_evidence(ctx: PlaybookContext, deployments: list[Deployment]) -> tuple[Evidence, bool]:
     since = ctx.now - timedelta(hours=24)
     crashed = [d for d in deployments if d.status == "CRASHED" and d.created_at >= since]
@@ -167,7 +176,9 @@ async def run(ctx: PlaybookContext) -> Finding:
         evidence.append(Evidence(ctx.t("memory.check.crashes"), deployments.error or "", None))
     if logs.ok:
         scan, n = logs.value
-        signals = {"redis": scan.count("redis_error"), "heap": scan.count("heap_error"),
+        to_redis = (await dependencies(ctx)).split(scan)["redis"]
+        redis_errors = max(scan.count("redis_error"), sum(e.count for e in to_redis))
+        signals = {"redis": redis_errors, "heap": scan.count("heap_error"),
                    "browser": scan.count("browser_error"), "overload": scan.count("overload", "high_memory")}
         facts.update(signals)
         for name, count in signals.items():
@@ -175,6 +186,8 @@ async def run(ctx: PlaybookContext) -> Finding:
                 continue
             last = scan.sample(*_SIGNAL_PATTERNS[name])
             span = scan.span_seconds("redis_error") if name == "redis" else None
+            if name == "redis" and to_redis and sum(e.count for e in to_redis) >= scan.count("redis_error"):
+                last, span = to_redis[0].last, _span(to_redis[0].first, to_redis[0].last)
             bad = count >= REDIS_FLOOD if name == "redis" else True
             evidence.append(Evidence(ctx.t(f"memory.check.log_{name}"), ctx.t(
                 f"memory.seen.log_{name}", n=count, span=span, line=last.text if last else ""), not bad))
@@ -208,8 +221,9 @@ def _diagnosis(ctx: PlaybookContext, f: dict[str, Any], service: str) -> tuple[s
     if f.get("heap"):
         return ctx.t("memory.cause.heap"), [step("logs"), step("heap_limit"), step("code"), step("upgrade"),
                                             step("restart")], True
-    if f.get("redis", 0) >= REDIS_FLOOD:
-        return ctx.t("memory.cause.redis", n=f["redis"]), [step("redis"), step("bullmq"), step("restart_redis")], True
+    if f.get("redis", 0) >= REDIS_FLOOD:  # no restart: it does not bring Redis back
+        return ctx.t("memory.cause.redis", n=f["redis"], service=service), [
+            step("redis"), step("bullmq"), step("redis_reconnects")], False
     if f.get("browser"):
         return ctx.t("memory.cause.browser", n=f["browser"]), [step("code"), step("logs"), step("restart")], True
     if trend and trend.steady_growth:

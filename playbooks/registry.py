@@ -97,8 +97,17 @@ async def run_one(playbook: Playbook, ctx: PlaybookContext, timeout: float = DEF
         finding = Finding(playbook.name, "unknown", ctx.t("runner.failed", error=_reason(exc)),
                           remediation=(ctx.t("runner.failed_fix"),))
     elapsed = round((time.perf_counter() - start) * 1000, 1)
-    return Finding(finding.playbook, finding.verdict, finding.cause, finding.evidence, finding.remediation,
-                   finding.actions, elapsed)
+    return Finding(finding.playbook, finding.verdict, _with_skipped(ctx, finding), finding.evidence,
+                   finding.remediation, finding.actions, elapsed)
+
+
+def _with_skipped(ctx: PlaybookContext, finding: Finding) -> str:
+    """The cause, plus which checks did not run and why: a finding never reads as more than was checked."""
+    skipped = [e for e in finding.evidence if e.ok is None]
+    if not skipped:
+        return finding.cause
+    why = "; ".join(dict.fromkeys(e.observed.rstrip(".") for e in skipped))
+    return f"{finding.cause} {ctx.t('runner.not_checked', n=len(skipped), why=why)}"
 
 
 async def run_playbooks(names: str | Iterable[str | Playbook], ctx: PlaybookContext,

@@ -93,6 +93,7 @@ profile = "ivan-reseller-web"
 frontend_origins = ["https://www.ivanreseller.com"]
 railway = {{ project = "ivan-reseller", environment = "production", service = "backend" }}
 database_service_id = "e7b4c2a9-1d6f-4b3e-9a8c-5f2d0e6b8a33"
+redis_service_id = "b81f4c6d-2e9a-4d7b-8c5f-3a1e6d9b0c44"
 
 [approvals]
 approvers = ["U0LEO"]

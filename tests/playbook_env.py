@@ -25,6 +25,10 @@ PROJECT_ID = "5b0f3c1e-8a2d-4f6b-9c3e-1d7a2b4c6e80"
 ENV_ID = "c9e2a7d4-3b1f-4e8a-a6d5-7f0b9c2e4a11"
 BACKEND_ID = "a3d8f1c6-5e2b-4a9d-8f7c-0b1e3d5a7c92"
 POSTGRES_ID = "e7b4c2a9-1d6f-4b3e-9a8c-5f2d0e6b8a33"
+REDIS_ID = "b81f4c6d-2e9a-4d7b-8c5f-3a1e6d9b0c44"
+REDIS_DEPLOYMENT_ID = "7a3d9e8b-3e0f-4d1a-8c9b-f8e1d4a7b2c8"
+REDIS_PASSWORD = "pzQzRMKTSo3u9224XF2mVqYgPLPeRF87"
+REDIS_URL = f"redis://default:{REDIS_PASSWORD}@redis.railway.internal:6379"
 ACTIVE_ID = "5e1b7a6f-1c8d-4bde-8a7f-d6c9b2e5f0a6"
 JWT = "90996dd9de5798121e8fa462d6e85bda6a317873a59e01b29a0a9a4d296e948c"
 KEY = "5a0b1e5bb93e6d63111541f7a139d6f67edf17de7d6f61188767d84a1a3c1fc2"
@@ -70,7 +74,7 @@ def base_world(pg_url: str = PG_URL) -> dict[str, Any]:
             "services": [
                 {"id": BACKEND_ID, "name": "backend", "variables": {
                     "NODE_ENV": "production", "PORT": "8080", "DATABASE_URL": "${{Postgres.DATABASE_URL}}",
-                    "REDIS_URL": "redis://default:pzQzRMKTSo3u9224XF2mVqYgPLPeRF87@redis.railway.internal:6379",
+                    "REDIS_URL": REDIS_URL,
                     "JWT_SECRET": JWT, "ENCRYPTION_KEY": KEY,
                     "CORS_ORIGIN": "https://www.ivanreseller.com,https://ivanreseller.com"},
                  "metrics": {"MEMORY_USAGE_GB": flat(0.5), "MEMORY_LIMIT_GB": flat(8), "CPU_USAGE": flat(0.2),
@@ -78,6 +82,10 @@ def base_world(pg_url: str = PG_URL) -> dict[str, Any]:
                 {"id": POSTGRES_ID, "name": "Postgres", "variables": {
                     "PGPASSWORD": PG_PASSWORD, "DATABASE_URL": pg_url,
                     "DATABASE_PUBLIC_URL": f"postgresql://postgres:{PG_PASSWORD}@shuttle.proxy.rlwy.net:41873/railway"}},
+                {"id": REDIS_ID, "name": "Redis", "variables": {
+                    "REDISHOST": "redis.railway.internal", "REDISPORT": "6379", "REDISPASSWORD": REDIS_PASSWORD,
+                    "REDIS_URL": REDIS_URL,
+                    "REDIS_PUBLIC_URL": f"redis://default:{REDIS_PASSWORD}@shuttle.proxy.rlwy.net:24519"}},
             ],
         }],
         "deployments": [
@@ -87,16 +95,19 @@ def base_world(pg_url: str = PG_URL) -> dict[str, Any]:
              "logs": lines(BOOT_LINES)},
             {"id": "6f2c8b7a-2d9e-4cef-9b8a-e7d0c3f6a1b7", "service": "Postgres", "status": "SUCCESS",
              "createdAt": "now-21d"},
+            {"id": REDIS_DEPLOYMENT_ID, "service": "Redis", "status": "SUCCESS", "createdAt": "now-21d"},
         ],
     }
 
 
-def services_toml(url: str, *, origins: list[str] | None = None, database: bool = True,
+def services_toml(url: str, *, origins: list[str] | None = None, database: bool = True, redis: bool = True,
                   railway: bool = True, profile: str = "ivan-reseller-web") -> str:
     origin_list = ", ".join(f'"{o}"' for o in (ORIGINS if origins is None else origins))
     text = f'[[services]]\nname = "backend"\nurl = "{url}"\nprofile = "{profile}"\nfrontend_origins = [{origin_list}]\n'
     if database:
         text += f'database_service_id = "{POSTGRES_ID}"\n'
+    if redis:
+        text += f'redis_service_id = "{REDIS_ID}"\n'
     if railway:
         text += f'[services.railway]\nproject_id = "{PROJECT_ID}"\nenvironment_id = "{ENV_ID}"\nservice = "backend"\n'
     return text

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from bot.cli import diagnose
-from tests.playbook_env import JWT, KEY, PG_PASSWORD, environment
+from tests.playbook_env import JWT, KEY, PG_PASSWORD, REDIS_PASSWORD, environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = {
@@ -22,7 +22,7 @@ SCHEMA = {
         "type": "object", "additionalProperties": False,
         "required": ["playbook", "verdict", "cause", "evidence", "remediation"],
         "properties": {
-            "playbook": {"enum": ["db", "cors", "jwt", "memory"]},
+            "playbook": {"enum": ["db", "redis", "cors", "jwt", "memory"]},
             "verdict": {"enum": ["ok", "problem", "unknown"]},
             "cause": {"type": "string", "minLength": 1},
             "evidence": {"type": "array", "items": {
@@ -64,10 +64,10 @@ async def test_json_shape_and_exit_0_when_everything_is_ok(monkeypatch, tmp_path
     out = capsys.readouterr().out
     document = json.loads(out)
     jsonschema.validate(document, SCHEMA)
-    assert [f["playbook"] for f in document["findings"]] == ["db", "cors", "jwt", "memory"]
+    assert [f["playbook"] for f in document["findings"]] == ["db", "redis", "cors", "jwt", "memory"]
     assert code == 0, [(f["playbook"], f["cause"]) for f in document["findings"] if f["verdict"] != "ok"]
     assert document["findings"][0]["cause"].startswith("No database problem found")
-    for secret in (PG_PASSWORD, JWT, KEY):
+    for secret in (PG_PASSWORD, JWT, KEY, REDIS_PASSWORD):
         assert secret not in out
 
 
@@ -110,7 +110,7 @@ async def test_without_a_railway_token_the_railway_evidence_is_not_checked(monke
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (("weather", "backend"), "Unknown playbook `weather`. Playbooks: db, cors, jwt, memory, or all."),
+    (("weather", "backend"), "Unknown playbook `weather`. Playbooks: db, redis, cors, jwt, memory, or all."),
     (("db", "frontend"), "Unknown service `frontend`. Known services: backend."),
     (("db", "backend", "--timeout", "0"), "--timeout must be more than 0"),
 ])

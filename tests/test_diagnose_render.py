@@ -100,14 +100,16 @@ def test_terminal_text_in_both_languages() -> None:
 @pytest.mark.parametrize("lang", ["en", "es"])
 async def test_real_findings_of_every_playbook_render_within_limits(lang: str) -> None:
     async with environment(origins=["https://app.shop.test", "https://shop.test"]) as env:
-        env.set_variables(JWT_SECRET="short", ENCRYPTION_KEY="short", DATABASE_URL="mysql://u@h/db")
+        env.set_variables(JWT_SECRET="short", ENCRYPTION_KEY="short", DATABASE_URL="mysql://u@h/db",
+                          REDIS_URL="http://cache.internal:6379")
         env.set_metric("MEMORY_USAGE_GB", [1.0 + i * 0.1 for i in range(61)])
         findings = await run_playbooks("all", env.context(lang=lang), timeout=5)
-    assert [f.verdict for f in findings] == ["problem"] * 4
+    assert [f.verdict for f in findings] == ["problem"] * 5
     text, blocks = diagnose_message("backend", findings, lang)
     assert message_problems(text, blocks) == []
     assert {b["value"] for b in _buttons(blocks) if b["action_id"] == ActionId.PLAYBOOK_ACTION} == {
-        "redeploy:backend:db", "redeploy:backend:cors", "redeploy:backend:jwt", "restart:backend:memory"}
+        "redeploy:backend:db", "redeploy:backend:redis", "redeploy:backend:cors", "redeploy:backend:jwt",
+        "restart:backend:memory"}
 
 
 def test_catalogues_have_the_same_keys_and_survive_redaction() -> None:

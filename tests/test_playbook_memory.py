@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playbooks import memory
 from playbooks.base import Finding
+from tests import real_backend as real
 from tests.playbook_env import base_world, environment
 
 
@@ -86,16 +87,31 @@ async def test_restarts_between_growth_show_as_a_sawtooth() -> None:
     assert "leak" in finding.cause
 
 
-async def test_redis_flood_points_to_bullmq() -> None:
+async def test_redis_flood_points_to_bullmq_and_the_redis_playbook_without_a_restart() -> None:
     async with environment() as env:
         env.add_logs([line for _ in range(120) for line in _redis_block()])
         finding = await memory.run(env.context())
     assert finding.verdict == "problem"
-    assert "Redis is failing: 120 Redis error blocks" in finding.cause
+    assert "Redis is failing: 120 Redis connection error blocks" in finding.cause
     assert "(BullMQ)" in finding.cause and "runbook step 2" in finding.cause
+    assert "`/diagnose redis backend` says why" in finding.cause
     redis = _evidence(finding, "Redis connection errors")
     assert redis.ok is False and redis.observed.startswith("120 Redis error block(s) in ")
     assert any("BullMQ" in s for s in finding.remediation)
+    assert any("chatops diagnose redis backend" in s for s in finding.remediation)
+    assert finding.actions == ()  # a restart does not bring Redis back
+
+
+async def test_a_bare_node_redis_flood_is_counted_by_its_address() -> None:
+    """The real backend prints a Redis outage without the word Redis: REDIS_URL's address names it."""
+    async with environment() as env:
+        env.set_variables(REDIS_URL="redis://default:pw-0123456789@127.0.0.1:6390")
+        env.add_logs([line for _ in range(60) for line in real.redis_refused_block()])
+        finding = await memory.run(env.context())
+    redis = _evidence(finding, "Redis connection errors")
+    assert redis.ok is False and redis.observed.startswith("60 Redis error block(s) in ")
+    assert "Error: connect ECONNREFUSED 127.0.0.1:6390" in redis.observed
+    assert "`/diagnose redis backend`" in finding.cause and finding.actions == ()
 
 
 async def test_a_few_redis_errors_are_no_flood() -> None:

@@ -32,7 +32,7 @@ def _sleeper(name: str, seconds: float) -> Playbook:
 
 
 def test_every_module_with_a_playbook_is_registered_in_order() -> None:
-    assert playbook_names() == ["db", "cors", "jwt", "memory"]
+    assert playbook_names() == ["db", "redis", "cors", "jwt", "memory"]
     assert get_playbook("cors").name == "cors" and get_playbook("nope") is None
     assert [p.name for p in select(ALL)] == playbook_names()
     with pytest.raises(KeyError):
@@ -116,6 +116,6 @@ async def test_all_real_playbooks_run_concurrently_against_a_slow_railway() -> N
         start = time.perf_counter()
         findings = await run_playbooks(ALL, env.context(db_timeout=0.3), timeout=10)
         elapsed = time.perf_counter() - start
-    assert [f.playbook for f in findings] == ["db", "cors", "jwt", "memory"]
+    assert [f.playbook for f in findings] == ["db", "redis", "cors", "jwt", "memory"]
     assert all(f.verdict == "ok" for f in findings), [(f.playbook, f.cause) for f in findings if f.verdict != "ok"]
     assert elapsed < 0.7 * sum(f.elapsed_ms for f in findings) / 1000, (elapsed, [f.elapsed_ms for f in findings])

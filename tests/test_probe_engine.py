@@ -29,7 +29,7 @@ async def test_healthy_backend_every_endpoint_ok(emu, http):
     assert report.reason == "healthy" and report.next_step is None and report.drift == []
     assert {e.path: e.verdict for e in report.endpoints if e.verdict != "ok"} == {"/api/dashboard/stats": "skipped"}
     assert [e.path for e in report.endpoints] == [
-        "/health", "/api/health", "/ready", "/api/system/health/detailed", "/api/system/diagnostics",
+        "/health", "/api/health", "/ready", "/ready/", "/api/system/health/detailed", "/api/system/diagnostics",
         "/api/cors-debug", "/config", "/version", "/api/dashboard/stats"]
     assert report.version == "9f8e7d6" and report.build_time and report.uptime_s is not None
     ready = by_path(report, "/ready")

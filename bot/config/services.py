@@ -37,6 +37,8 @@ class ServiceConfig(_Model):
     frontend_origins: list[str] = []
     railway: RailwayRef | None = None
     database_service_id: str | None = None
+    # The Railway Redis service this service uses (the redis playbook compares REDIS_URL with its own).
+    redis_service_id: str | None = None
 
     @field_validator("url")
     @classmethod

@@ -20,7 +20,7 @@ from bot.common.errors import ConfigError
 from bot.i18n import catalogue
 
 Verdict = Literal["ok", "degraded", "down"]
-Role = Literal["liveness", "readiness", "db", "cors", "config", "version", "detail", "load"]
+Role = Literal["liveness", "readiness", "db", "redis", "cors", "config", "version", "detail", "load"]
 _TYPES = frozenset({"string", "number", "integer", "bool", "object", "array", "null", "any"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 

@@ -75,8 +75,8 @@ def _context(report: ServiceReport, lang: str) -> str:
 def _endpoint_line(e: EndpointResult, lang: str) -> str:
     path = t("health.origin_line", lang, path=e.path, origin=e.origin) if e.origin else e.path
     verdict = "" if e.verdict == "ok" else t(f"health.endpoint_verdict.{e.verdict}", lang)
-    return t("health.endpoint_line", lang, emoji=ENDPOINT_EMOJI[e.verdict], path=path,
-             status=e.status if e.status is not None else t("health.no_answer", lang),
+    status = e.status if e.status is not None else ("—" if e.verdict == "skipped" else t("health.no_answer", lang))
+    return t("health.endpoint_line", lang, emoji=ENDPOINT_EMOJI[e.verdict], path=path, status=status,
              ms="—" if e.latency_ms is None else f"{e.latency_ms:.0f} ms", verdict=verdict,
              detail=e.detail if (e.origin is None or e.verdict != "ok") else "")
 

@@ -11,7 +11,12 @@ It answers the health endpoints with the response shapes and headers recorded in
   ``json`` or ``text``, ``headers``: any answer you like, e.g. one that leaks a secret);
 - states (``set_state(...)``): ``loading`` (every path but /health answers 503 loading),
   ``db_down_at_boot`` (/ready 503 db:false until "restart"), ``db_down_at_runtime`` (the live
-  database check fails while /ready stays 200), ``safe_boot``, ``degraded_overload``.
+  database check fails while /ready stays 200), ``safe_boot``, ``degraded_overload``,
+  ``redis_down_at_boot`` (Redis was unreachable when the process booted: only ``GET /ready/`` says so).
+
+``GET /ready/`` (trailing slash) and ``HEAD /ready`` reach the backend's older readiness handler
+(target-backend.md §2.3 "Oddities"): ``{"ready", "checks": {"database", "redis"}, "uptime"}``, both
+read from the boot state; real-backend-observed.md: the only route that reports Redis as unavailable.
 
 ``profile="runbook"`` serves the backend as it was before 2026-02-24, when
 ``/api/system/health/detailed`` still existed (optionally behind ``detailed_auth``).
@@ -45,7 +50,7 @@ from sandbox.emulators.base import serve_until_signalled
 
 FAULT_KINDS = frozenset({"refused", "hang", "slow", "status", "wrong_shape", "not_json", "huge_body",
                          "gzip_bomb", "redirect_loop", "redirect", "body"})
-STATES = ("loading", "db_down_at_boot", "db_down_at_runtime", "safe_boot", "degraded_overload")
+STATES = ("loading", "db_down_at_boot", "db_down_at_runtime", "safe_boot", "degraded_overload", "redis_down_at_boot")
 # Routes behind the overload-protection middleware (target-backend.md §6).
 OVERLOAD_ROUTES = frozenset({"/api/dashboard/stats", "/api/dashboard/recent-activity", "/api/products",
                              "/api/automation/config", "/api/ai-suggestions", "/api/opportunities/list"})
@@ -188,6 +193,8 @@ class TargetEmulator:
             return web.json_response({"status": "loading"}, status=503)
         if path == "/api/health":
             return web.json_response({"status": "ok", "timestamp": _iso()}, headers={"X-Powered-By": "Express"})
+        if path == "/ready/" or (path == "/ready" and request.method == "HEAD"):
+            return self._older_ready(request)
         if path in ("/ready", "/api/ready"):
             return self._ready()
         return self._after_cors(request)
@@ -218,6 +225,20 @@ class TargetEmulator:
         headers = {"X-Health": "ok" if ready else "degraded", "X-Response-Time": "0ms",
                    "X-Correlation-Id": body["correlationId"], "X-Powered-By": "Express"}
         return web.json_response(body, status=200 if ready else 503, headers=headers)
+
+    def _older_ready(self, request: web.Request) -> web.Response:
+        """The older handler: 503 when the database was down at boot; Redis from the boot state too."""
+        db = not (self.state["db_down_at_boot"] or self.state["safe_boot"])
+        redis = self.redis_host is not None and not self.state["redis_down_at_boot"] and not self.state["safe_boot"]
+        body = {"ready": db, "checks": {
+            "timestamp": _iso(), "service": "ivan-reseller-backend", "environment": "production",
+            "database": {"status": "healthy" if db else "unhealthy", "connected": db, "source": "bootstrap_state"},
+            "redis": {"status": "healthy" if redis else "not_configured_or_unavailable", "connected": redis,
+                      "source": "bootstrap_state"}},
+            "uptime": self._uptime()}
+        if request.method == "HEAD":
+            return web.Response(status=200 if db else 503, content_type="application/json")
+        return web.json_response(body, status=200 if db else 503)
 
     def _express_headers(self, request: web.Request) -> dict[str, str]:
         cid = request.headers.get("X-Correlation-ID") or request.headers.get("X-Request-ID") or str(uuid.uuid4())
