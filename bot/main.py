@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bot.incidents.leadership import Leadership
     from bot.incidents.monitor import Monitor
     from bot.incidents.service import Incidents
+    from bot.incidents.sharing import Replicas
     from bot.railway import RailwayClient
     from bot.runtime import Runtime
     from bot.status.publish import PublicUpdates
@@ -87,6 +88,7 @@ class ChatOps:
     incidents: Incidents
     monitor: Monitor
     deploy_watch: DeployWatch
+    replicas: Replicas
     leadership: Leadership
     alerts: AlertIntake
     public_updates: PublicUpdates
@@ -142,6 +144,8 @@ class ChatOps:
 
         await _guarded(self.changes.resume_after_restart)
         if self.rt.config.monitor.enabled and self.rt.config.services:
+            self.rt.spawn("replicas", self.replicas.run())
+            self.rt.spawn("monitor", self.monitor.run())
             self.rt.spawn("leadership", self.leadership.run())
 
         async def chores() -> None:
@@ -158,6 +162,7 @@ class ChatOps:
         if not self._released:
             self._released = True
             await asyncio.shield(self.leadership.release())
+            await asyncio.shield(self.replicas.leave())
         await self.rt.close()
 
 
@@ -166,9 +171,10 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.alerts.intake import AlertIntake
     from bot.changes.slack_flow import RollbackFlow
     from bot.incidents.deploy_watch import DeployWatch
-    from bot.incidents.leadership import Leadership
+    from bot.incidents.leadership import Leadership, new_holder_id
     from bot.incidents.monitor import Monitor
     from bot.incidents.service import Incidents
+    from bot.incidents.sharing import Replicas
     from bot.runtime import build_runtime
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
@@ -190,17 +196,18 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request)
     changes.on_finished.append(incidents.on_change_finished)
 
-    monitor = Monitor(rt, incidents, watch_settings)
+    # Every replica probes the services it owns; one replica (the lease holder) follows the deploys.
+    holder = new_holder_id()
+    replicas = Replicas(rt.store, holder, ttl=watch_settings.lease_seconds)
+    monitor = Monitor(rt, incidents, watch_settings, owns=replicas.owns)
     deploy_watch = DeployWatch(rt, incidents, watch_settings)
-    duties = [("monitor", monitor.run)]
-    if rt.railway is not None:
-        duties.append(("deploy-watch", deploy_watch.run))
-    leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds)
+    duties = [("deploy-watch", deploy_watch.run)] if rt.railway is not None else []
+    leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds, holder=holder)
     public_updates = PublicUpdates(rt, incidents)
 
     return ChatOps(
         rt=rt, changes=changes, incidents=incidents, monitor=monitor, deploy_watch=deploy_watch,
-        leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
+        replicas=replicas, leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
         status_site=StatusSite(rt),
         health=HealthHandlers(rt),
         diagnose=DiagnoseHandlers(rt, playbooks.run),

@@ -47,6 +47,11 @@ class RunningBot:
         await self.runner.cleanup()
         await self.chatops.close()
 
+    async def crash(self) -> None:
+        """Stop as a crashed replica would: no lease released, no heartbeat removed."""
+        await self.runner.cleanup()
+        await self.rt.close()
+
 
 async def start_bot(settings: Settings, config: ServicesFile, host: str = "127.0.0.1") -> RunningBot:
     """Start the bot the composition root builds, with the runtime and HTTP server ``chatops serve`` runs."""

@@ -31,3 +31,10 @@ AUDIT_SPILLED = Counter("chatops_audit_rows_spilled_total",
                         "Audit rows written to the spill file instead of the database")
 AUDIT_WRITE_FAILURES = Counter("chatops_audit_write_failures_total",
                                "Audit batch writes that failed while the database was unreachable")
+MONITOR_ROUNDS = Counter("chatops_monitor_rounds_total", "Monitor rounds started")
+MONITOR_LATE_ROUNDS = Counter("chatops_monitor_late_rounds_total",
+                              "Monitor rounds skipped because an earlier round ran past its interval")
+MONITOR_SKIPPED = Counter("chatops_monitor_skipped_probes_total",
+                          "Services not probed in a round because their previous probe was still running")
+MONITOR_PROBES = Counter("chatops_monitor_probes_total", "Monitor probes by kind (watch: readiness and live "
+                         "database checks; full: the whole profile)", ["kind"])

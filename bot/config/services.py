@@ -84,6 +84,11 @@ class MonitorTable(_Model):
     lease_seconds: float = Field(default=30, gt=0, le=60)
     # Slack: at most one edit of a channel's summary per this many seconds.
     summary_interval_seconds: float = Field(default=1.0, ge=0)
+    # Rounds check readiness and the live database check; every N-th round (and while a service fails)
+    # checks its whole profile.
+    full_check_every: int = Field(default=10, ge=1)
+    # Probes the monitor runs at once (its own bound: slash commands have their own pool).
+    max_concurrent_probes: int = Field(default=50, ge=1, le=1000)
 
 
 class AlertsTable(_Model):

@@ -135,7 +135,7 @@ class Leadership:
         return held
 
     def _start(self) -> None:
-        if self.is_leader:
+        if self.is_leader or self._released:  # a renewal that was in flight when release() ran: stay down
             return
         self.is_leader = True
         logger.info("leader: running the monitor and the deploy watch", extra={"holder": self.holder})

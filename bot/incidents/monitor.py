@@ -1,6 +1,16 @@
 """The monitor: probe every service each ``interval_seconds``, read its metrics every few minutes, and
 turn what it sees into incidents, with hysteresis so one blip pages nobody.
 
+How a round runs, so a thousand services cost little and never crowd out Slack's acks:
+- each service is probed at its own moment in the interval (a stable phase from a hash of its name), so
+  the requests are spread over the interval instead of all leaving at once;
+- while all is well a round checks only the profile's readiness and live database endpoints (at most
+  two requests); the whole profile runs every ``full_check_every`` rounds, while a service fails or has
+  an open incident, and on demand (``/health``);
+- probes run under the monitor's own bound (``max_concurrent_probes``), apart from the command pool;
+- a service whose previous probe is still running when its moment comes is skipped and counted (never
+  stacked), and so is a round the scheduler itself starts late.
+
 - ``failures_to_open`` failing probes in a row open an incident (impact start: the first of them).
 - While an incident is open: a change of verdict or reason goes on its timeline; ``successes_to_resolve``
   healthy probes in a row mark it mitigated (impact ended at the first of them); healthy for the
@@ -8,17 +18,20 @@ turn what it sees into incidents, with hysteresis so one blip pages nobody.
 - Memory or CPU above ``threshold_percent`` of the limit counts as failing (a degraded signal) until
   the next metrics read says otherwise.
 
-Only the leader runs it (``bot.incidents.leadership``); its counters live in memory and start afresh on takeover.
+Every replica runs it for the services it owns (``bot.incidents.sharing``); its counters live in memory
+and start afresh when a service moves to another replica.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.common import metrics as prom
 from bot.config.services import ServiceConfig
 from bot.incidents.policy import WatchSettings, health_of, is_failing, pressure_of, signal_from_report
 from bot.incidents.service import Incidents
@@ -33,6 +46,13 @@ from bot.store.probes import save_reports
 logger = logging.getLogger(__name__)
 
 METRICS_WINDOW = timedelta(minutes=10)
+FLUSH_SECONDS = 1.0  # probe results are written in batches, at most this long after the probe
+
+
+def phase(service: str, interval: float) -> float:
+    """Where in each interval ``service`` is probed: stable across rounds and replicas."""
+    digest = hashlib.blake2b(service.encode(), digest_size=8).digest()
+    return int.from_bytes(digest) / 2**64 * interval
 
 
 @dataclass
@@ -47,30 +67,49 @@ class ServiceState:
 
 
 class Monitor:
-    def __init__(self, rt: Runtime, incidents: Incidents, settings: WatchSettings) -> None:
+    def __init__(self, rt: Runtime, incidents: Incidents, settings: WatchSettings,
+                 owns: Callable[[str], bool] = lambda _service: True) -> None:
         self.rt = rt
         self.incidents = incidents
         self.settings = settings
+        self.owns = owns
         self.states: dict[str, ServiceState] = {}
-        self.ticks = 0
+        self.ticks = 0  # rounds completed
+        self.late_rounds = 0
+        self.skipped = 0  # probes skipped because the service's previous one was still running
+        self._slots = asyncio.Semaphore(settings.max_concurrent_probes)
+        self._in_flight: set[str] = set()
+        self._reports: list[ServiceReport] = []
 
     def state(self, service: str) -> ServiceState | None:
         """What this replica's monitor has seen of ``service`` (None when it has not watched it)."""
         return self.states.get(service)
 
     async def run(self) -> None:
-        """Forever (the leader's duty): every interval (the first one after taking the lead), the
-        metrics when due, then one probe round."""
-        next_metrics = 0.0
-        elapsed = 0.0
-        while True:
-            await asyncio.sleep(max(0.0, self.settings.interval_seconds - elapsed))
-            started = time.monotonic()
-            if started >= next_metrics:
-                next_metrics = started + self.settings.metrics_interval_seconds
-                await self._guard(self.check_metrics())
-            await self._guard(self.tick())
-            elapsed = time.monotonic() - started
+        """Forever: a round every interval (the first one an interval after starting), the metrics when due."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval_seconds
+        writer = asyncio.create_task(self._write_reports(), name="monitor-writer")
+        try:
+            next_metrics, round_start = 0.0, loop.time() + interval
+            while True:
+                await asyncio.sleep(max(0.0, round_start - loop.time()))
+                if loop.time() >= next_metrics:
+                    next_metrics = loop.time() + self.settings.metrics_interval_seconds
+                    await self._guard(self.check_metrics())
+                await self._guard(self.round(round_start))
+                round_start += interval
+                behind = loop.time() - round_start
+                if behind > 0:  # a round took longer than its interval: skip ahead, never stack rounds
+                    missed = int(behind // interval) + 1
+                    self.late_rounds += missed
+                    prom.MONITOR_LATE_ROUNDS.inc(missed)
+                    logger.warning("monitor round ran past its interval", extra={"missed_rounds": missed})
+                    round_start += missed * interval
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self._flush()
 
     async def _guard(self, work) -> None:
         try:
@@ -78,24 +117,59 @@ class Monitor:
         except Exception:  # the database or Slack is away: try again next round
             logger.exception("monitor round failed")
 
-    async def tick(self) -> None:
-        """Probe every service once, concurrently, and act on what each probe says."""
+    async def round(self, start: float | None = None) -> None:
+        """Probe each owned service once, at its phase of the interval from ``start`` (at once without it)."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval_seconds
         open_now = {i.service: i for i in await store.open_incidents(self.rt.store)}
-        services = self.rt.config.services
-        reports = await asyncio.gather(*(self.rt.prober.probe_service(s) for s in services),
-                                       return_exceptions=True)
-        good = [r for r in reports if isinstance(r, ServiceReport)]
-        if good:
-            await save_reports(self.rt.store, good, source="monitor")
-        for service, report in zip(services, reports, strict=True):
-            if isinstance(report, BaseException):
-                logger.error("probe of %s failed: %s", service.name, report)
+        full_round = self.ticks % self.settings.full_check_every == 0
+        services = [s for s in self.rt.config.services if self.owns(s.name)]
+        if start is not None:
+            services.sort(key=lambda s: phase(s.name, interval))
+        probes = []
+        for service in services:
+            if start is not None:
+                await asyncio.sleep(max(0.0, start + phase(service.name, interval) - loop.time()))
+            if service.name in self._in_flight:
+                self.skipped += 1
+                prom.MONITOR_SKIPPED.inc()
                 continue
-            try:
-                await self.observe(service, report, open_now.get(service.name))
-            except Exception:
-                logger.exception("monitor could not act on %s", service.name)
+            state = self.states.get(service.name)
+            full = full_round or service.name in open_now or (state is not None and state.failures > 0)
+            self._in_flight.add(service.name)
+            probes.append(asyncio.create_task(self._watch(service, full, open_now.get(service.name)),
+                                              name=f"monitor-{service.name}"))
+        if start is None:
+            await asyncio.gather(*probes)
+            await self._flush()
         self.ticks += 1
+        prom.MONITOR_ROUNDS.inc()
+
+    async def _watch(self, service: ServiceConfig, full: bool, incident: Incident | None) -> None:
+        try:
+            async with self._slots:
+                report = await self.rt.prober.probe_service(service, watched_only=not full)
+            prom.MONITOR_PROBES.labels("full" if full else "watch").inc()
+            self._reports.append(report)
+            await self.observe(service, report, incident)
+        except Exception:
+            logger.exception("monitor could not probe or act on %s", service.name)
+        finally:
+            self._in_flight.discard(service.name)
+
+    async def _write_reports(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """The probe history, in one insert per batch (it is bookkeeping: a failure only loses this batch)."""
+        batch, self._reports = self._reports, []
+        if batch:
+            try:
+                await save_reports(self.rt.store, batch, source="monitor")
+            except Exception as exc:
+                logger.warning("could not save %d monitor probe results: %s", len(batch), exc)
 
     async def observe(self, service: ServiceConfig, report: ServiceReport, incident: Incident | None) -> None:
         state = self.states.setdefault(service.name, ServiceState())
@@ -141,7 +215,7 @@ class Monitor:
             return
         end = utcnow()
         for service in self.rt.config.services:
-            if service.railway is None:
+            if service.railway is None or not self.owns(service.name):
                 continue
             try:
                 ids = await self.rt.railway.resolve(service.railway)

@@ -69,11 +69,13 @@ class Prober:
         """Every service at once; reports come back in the order given."""
         return list(await asyncio.gather(*(self.probe_service(s) for s in services)))
 
-    async def probe_service(self, service: ServiceLike, path: str | None = None) -> ServiceReport:
-        """A service: its profile's endpoints (or only ``path``); the auth header goes only to configured ones."""
+    async def probe_service(self, service: ServiceLike, path: str | None = None, *,
+                            watched_only: bool = False) -> ServiceReport:
+        """A service: its profile's endpoints (only ``path``, or only the ``watched`` ones a monitor round
+        needs while all is well); the auth header goes only to configured services."""
         return await self._probe(service.name, service.url, service.profile,
                                  list(getattr(service, "frontend_origins", []) or []), path,
-                                 send_auth=getattr(service, "configured", True))
+                                 send_auth=getattr(service, "configured", True), watched_only=watched_only)
 
     async def probe_url(self, url: str, profile_name: str = "runbook") -> ServiceReport:
         """Any URL (the operator's terminal): no auth header is sent to a host that is not configured."""
@@ -81,20 +83,20 @@ class Prober:
         return await self._probe(httpx.URL(base).host, base, profile_name, [], path, send_auth=False)
 
     async def _probe(self, name: str, base: str, profile_ref: str, origins: list[str], path: str | None,
-                     *, send_auth: bool) -> ServiceReport:
+                     *, send_auth: bool, watched_only: bool = False) -> ServiceReport:
         loop = asyncio.get_running_loop()
         start = loop.time()
         deadline = start + self.total_timeout
         profile = load_profile(profile_ref, self._profile_base)
         cid = correlation_id(self._kind)
-        specs = [self._spec_for(profile, path)] if path else profile.probed
+        specs = [self._spec_for(profile, path)] if path else profile.watched if watched_only else profile.probed
         probed = {s.path for s in specs}
 
         jobs: list[tuple[Endpoint, str | None, asyncio.Task[list[EndpointResult]]]] = []
         for spec in specs:
             jobs.append((spec, None, asyncio.create_task(
                 self._endpoint(base, spec, profile, probed, cid, deadline, send_auth))))
-            if spec.origin_check and not path:
+            if spec.origin_check and not path and not watched_only:
                 for origin in origins:
                     jobs.append((spec, origin, asyncio.create_task(
                         self._origin(base, spec, profile, origin, cid, deadline))))

@@ -66,6 +66,9 @@ class Rule(_Model):
         return v
 
 
+WATCH_ROLES = ("readiness", "db")
+
+
 class Endpoint(_Model):
     path: str = Field(pattern=r"^/[A-Za-z0-9._~/-]*$")
     method: Literal["GET", "HEAD"] = "GET"
@@ -128,6 +131,13 @@ class Profile(_Model):
     @property
     def probed(self) -> list[Endpoint]:
         return [e for e in self.endpoints if not e.on_demand]
+
+    @property
+    def watched(self) -> list[Endpoint]:
+        """What a monitor round checks while all is well: readiness and the live database check (a
+        process can be ready while its database died after boot); liveness when the profile has neither."""
+        chosen = [e for e in self.probed if e.role in WATCH_ROLES]
+        return chosen or [e for e in self.probed if e.role == "liveness"]
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,84 @@
+"""Replicas share the watch: rendezvous hashing over the live replicas gives each service one owner;
+two real bots on one PostgreSQL probe disjoint halves, and when one dies the other takes all of them
+within the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.incidents.sharing import owner
+from bot.store.migrate import upgrade_async
+from sandbox.emulators.target import TargetEmulator
+from tests.conftest import eventually
+
+LEASE = 1.0
+SERVICES = [f"svc-{i:02d}" for i in range(24)]
+
+
+def config(url: str) -> str:
+    services = "".join(f'[[services]]\nname = "{name}"\nurl = "{url}"\nprofile = "ivan-reseller-web"\n\n'
+                       for name in SERVICES)
+    return services + f"[monitor]\ninterval_seconds = 0.2\nlease_seconds = {LEASE}\n"
+
+
+@pytest.fixture
+async def target():
+    emu = TargetEmulator()
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+def test_rendezvous_hashing_balances_and_moves_only_the_dead_replicas_services():
+    names = [f"service-{i}" for i in range(1000)]
+    two = {name: owner(name, ["a", "b"]) for name in names}
+    share = sum(o == "a" for o in two.values()) / len(names)
+    assert 0.4 <= share <= 0.6
+    three = {name: owner(name, ["a", "b", "c"]) for name in names}
+    moved = [name for name in names if three[name] != two[name]]
+    assert all(three[name] == "c" for name in moved)  # joining takes services only for the newcomer
+    assert 0.25 <= len(moved) / len(names) <= 0.42
+    assert owner("x", ["b", "a"]) == owner("x", ["a", "b"])  # the order of the live set does not matter
+
+
+async def _probed_after_settling(*bots) -> list[set[str]]:
+    """The services each replica probes once both see the same live set (fresh monitor state)."""
+    await eventually(lambda: all(len(b.chatops.replicas.live) == len(bots) for b in bots), timeout=5)
+    for b in bots:
+        b.chatops.monitor.states.clear()
+    ticks = [b.chatops.monitor.ticks for b in bots]
+    await eventually(lambda: all(b.chatops.monitor.ticks >= t + 3 for b, t in zip(bots, ticks, strict=True)),
+                     timeout=10)
+    return [set(b.chatops.monitor.states) for b in bots]
+
+
+async def test_two_replicas_split_the_services_and_one_takes_all_when_the_other_dies(pg_url, make_bot, target):
+    await upgrade_async(pg_url)
+    a = await make_bot(config(target.url), database_url=pg_url)
+    b = await make_bot(config(target.url), database_url=pg_url)
+    seen_a, seen_b = await _probed_after_settling(a, b)
+    assert seen_a and seen_b and not seen_a & seen_b
+    assert seen_a | seen_b == set(SERVICES)
+    assert seen_a == {s for s in SERVICES if owner(s, a.chatops.replicas.live) == a.chatops.replicas.holder}
+
+    await b.crash()  # no clean leave: its heartbeat has to run out
+    died = time.monotonic()
+    await eventually(lambda: a.chatops.replicas.live == [a.chatops.replicas.holder], timeout=5)
+    assert time.monotonic() - died <= LEASE + LEASE / 3 + 0.5
+    (seen,) = await _probed_after_settling(a)
+    assert seen == set(SERVICES)
+
+
+async def test_a_clean_stop_hands_its_services_over_at_once(pg_url, make_bot, target):
+    await upgrade_async(pg_url)
+    a = await make_bot(config(target.url), database_url=pg_url)
+    b = await make_bot(config(target.url), database_url=pg_url)
+    await eventually(lambda: len(a.chatops.replicas.live) == 2, timeout=5)
+    await b.stop()
+    left = time.monotonic()
+    await eventually(lambda: len(a.chatops.replicas.live) == 1, timeout=5)
+    assert time.monotonic() - left <= LEASE / 3 + 0.5  # the next heartbeat, not the lease expiry
+    await asyncio.sleep(0)
