@@ -38,3 +38,4 @@ MONITOR_SKIPPED = Counter("chatops_monitor_skipped_probes_total",
                           "Services not probed in a round because their previous probe was still running")
 MONITOR_PROBES = Counter("chatops_monitor_probes_total", "Monitor probes by kind (watch: readiness and live "
                          "database checks; full: the whole profile)", ["kind"])
+MONITOR_OWNED = Gauge("chatops_monitor_owned_services", "Services this replica's monitor watches (its share)")

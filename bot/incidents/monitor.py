@@ -124,6 +124,7 @@ class Monitor:
         open_now = {i.service: i for i in await store.open_incidents(self.rt.store)}
         full_round = self.ticks % self.settings.full_check_every == 0
         services = [s for s in self.rt.config.services if self.owns(s.name)]
+        prom.MONITOR_OWNED.set(len(services))
         if start is not None:
             services.sort(key=lambda s: phase(s.name, interval))
         probes = []

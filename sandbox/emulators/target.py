@@ -112,6 +112,7 @@ class TargetEmulator:
         self.faults: dict[str, Fault] = {}
         self.state: dict[str, bool] = dict.fromkeys(STATES, False)
         self.requests: deque[SeenRequest] = deque(maxlen=2000)
+        self.served = 0  # every request answered since the start (``requests`` keeps only the latest)
         self.url = ""
         self.port = 0
         self._host = "127.0.0.1"
@@ -182,6 +183,7 @@ class TargetEmulator:
         if path == "/_control":
             return await self._control(request)
         self.requests.append(SeenRequest(request.method, path, dict(request.headers)))
+        self.served += 1
         fault = self.faults.get(path)
         if fault is not None:
             answer = await self._fault(request, fault)
