@@ -254,12 +254,14 @@ async def main() -> None:
         " skipped probes | ack p50 / p99 / max | minimal server p50 / p99 / max |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} / {pct(values, 0.99):.1f} / {max(values):.1f} ms"
+
     for r in results:
         lines.append(
             f"| {r['n']} | {r['interval']:g} s | {r['cpu']:.1f}% | {r['idle_rss']:.0f} → {r['rss_end']:.0f} MB "
             f"({r['rss_max']:.0f}) | {r['req_s']:.0f} | {r['rounds'] - r['late']:.0f}/{r['rounds']:.0f} | "
-            f"{r['skipped']:.0f} | {statistics.median(r['ack']):.1f} / {pct(r['ack'], 0.99):.1f} / {max(r['ack']):.1f} ms"
-            f" | {statistics.median(r['floor']):.1f} / {pct(r['floor'], 0.99):.1f} / {max(r['floor']):.1f} ms |")
+            f"{r['skipped']:.0f} | {spread(r['ack'])} | {spread(r['floor'])} |")
     if replicas:
         shares = replicas["shares"]
         lines += ["", f"Two replicas on PostgreSQL, {replicas['n']} services every {replicas['interval']:g} s, "
