@@ -1,14 +1,15 @@
-"""``/diagnose <playbook|all> <service>`` and the Diagnose button: run playbooks, post findings."""
+"""``/diagnose`` (a playbook or all, then a service) and the Diagnose button: run playbooks, post findings."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from bot.common.errors import UsageError
 from bot.i18n import t
 from bot.render.diagnose import diagnose_message
 from bot.runtime import Runtime
 from bot.slack.followup import schedule
-from bot.slack.request import ephemeral
+from bot.slack.request import command_text, ephemeral
 from playbooks.base import Finding
 from playbooks.registry import ALL, playbook_names
 
@@ -34,7 +35,12 @@ class DiagnoseHandlers:
 
     async def command(self, ack, command, respond, context) -> None:
         ulang = context["user_lang"]
-        words = (command.get("text") or "").split()
+        try:
+            words = command_text(command, ulang).split()
+        except UsageError as exc:
+            self.rt.audit.outcome(context["correlation_id"], "usage", str(exc))
+            await ack(response_type="ephemeral", text=exc.message(ulang))
+            return
         name, service_name = [*words, "", ""][:2]
         name = name.lower()
         problem = (self.usage_problem(name, service_name, ulang) if len(words) <= 2

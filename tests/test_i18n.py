@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import jinja2
@@ -97,3 +98,36 @@ def test_the_literal_check_can_fail(tmp_path):
                       '    await respond(f"Done with {1} things")\n    await ack(text=t("common.busy"))\n')
     hits = _talking_literals(sample, tmp_path)
     assert len(hits) == 2 and "Checking the service now" in hits[0] and "Done with " in hits[1]
+
+
+# Slack reads ``<…>`` as a link, a mention or a command, even inside backticks: a placeholder such as
+# ``<service>`` vanishes or turns into a broken link. The only ``<`` a message may hold opens an entity
+# the bot builds itself from an id: a user, a channel, a user group or a date.
+_BOT_ENTITY = re.compile(r"<(?:@\{\{|#\{\{|!subteam\^\{\{|!date\^)")
+
+
+def _stray_angles(text: str) -> list[str]:
+    return [text[max(0, m.start() - 15):m.start() + 25] for m in re.finditer("<", text)
+            if not _BOT_ENTITY.match(text, m.start())]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_angle_bracket_placeholders_in_the_catalogue(lang):
+    stray = {key: _stray_angles(value) for key, value in catalogue(lang).items() if _stray_angles(value)}
+    assert stray == {}
+
+
+_MARKUP_TEMPLATES = (".html.j2", ".atom.j2")  # the demo transcript and the status page: HTML and Atom, not Slack
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_angle_bracket_placeholders_in_the_slack_templates(lang):
+    folder = Path(__file__).resolve().parents[1] / "bot" / "i18n" / "templates" / lang
+    stray = {p.name: _stray_angles(p.read_text(encoding="utf-8")) for p in folder.glob("*.j2")
+             if not p.name.endswith(_MARKUP_TEMPLATES)}
+    assert {name: found for name, found in stray.items() if found} == {}
+
+
+def test_the_placeholder_check_can_fail():
+    assert len(_stray_angles("Usage: `/rollback <service>` or <https://x|y>")) == 2
+    assert _stray_angles("asked by <@{{ user }}> in <#{{ channel }}> at <!date^{{ ts }}^x|y>") == []

@@ -33,6 +33,10 @@ def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.perf_counter()
         raw = await request.read()
+        if _is_ssl_check(raw, request.content_type):
+            # Slack checks a command URL's certificate with ``ssl_check=1`` and expects 200; nothing is
+            # run, so it is answered before the signature check, as Bolt's SslCheck middleware does.
+            return web.Response(status=200)
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not signing.is_valid(rt.settings.SLACK_SIGNING_SECRET or "", raw, timestamp, signature):
@@ -41,6 +45,9 @@ def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> 
             logger.warning("rejected request with a missing, wrong or stale signature",
                            extra={"remote": request.remote})
             return web.json_response({"error": "invalid request"}, status=401)
+        if request.content_type == "application/json" and (
+                answer := _event_delivery(rt, raw, request.headers.get("X-Slack-Retry-Num"))) is not None:
+            return answer
         problem, info = _inspect(raw, request.content_type)
         if problem is not None:
             metrics.REJECTED.labels(problem.key).inc()
@@ -80,6 +87,33 @@ def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> 
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
     return app
+
+
+def _is_ssl_check(raw: bytes, content_type: str) -> bool:
+    if content_type != "application/x-www-form-urlencoded" or len(raw) > 512:
+        return False
+    form = parse_qs(raw.decode("utf-8", "replace"))
+    return form.get("ssl_check") == ["1"] and "command" not in form and "payload" not in form
+
+
+def _event_delivery(rt: Runtime, raw: bytes, retry_num: str | None) -> web.Response | None:
+    """An Events API delivery (JSON), or None when the body is not one. The app subscribes to no events,
+    so none is acted on, but each is answered 2xx: Slack retries a delivery that gets anything else
+    (X-Slack-Retry-Num 1–3) and turns off subscriptions that keep failing. ``url_verification`` gets its
+    ``challenge`` back."""
+    try:
+        body = json_depth.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, json_depth.TooDeep):
+        return None
+    if not isinstance(body, dict) or body.get("type") not in ("url_verification", "event_callback"):
+        return None
+    if body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
+        return web.json_response({"challenge": body["challenge"][:200]})
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    name = str(event.get("type") or body.get("type") or "unknown")[:64]
+    rt.audit.received(kind="event", name=name, outcome="ignored",
+                      detail=f"retry {retry_num[:2]}" if retry_num else "")
+    return web.Response(status=200)
 
 
 def _inspect(raw: bytes, content_type: str) -> tuple[InvalidRequest | None, RequestInfo | None]:

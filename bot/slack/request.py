@@ -39,9 +39,17 @@ class InvalidRequest(ValueError):
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
 
 
+def slack_unescape(text: str) -> str:
+    """Undo the escaping Slack applies to a slash command's ``text``: it sends ``&``, ``<`` and ``>``
+    as ``&amp;``, ``&lt;`` and ``&gt;`` (docs.slack.dev, "Formatting text for app surfaces": escaping
+    text). ``&amp;`` goes last so ``&amp;lt;`` (a typed "&lt;") stays ``&lt;``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def command_text(command: dict[str, Any], lang: str) -> str:
-    """The command's text, stripped; UsageError when it is longer than any command needs."""
-    text = (command.get("text") or "").strip()
+    """The command's text as the person typed it (unescaped once, here, on the way in), stripped;
+    UsageError when it is longer than any command needs. Renderers escape it again for Slack."""
+    text = slack_unescape(command.get("text") or "").strip()
     if len(text) > MAX_COMMAND_TEXT:
         raise UsageError(t("common.too_long", lang, length=len(text), limit=MAX_COMMAND_TEXT))
     return text
@@ -75,7 +83,7 @@ class RequestInfo:
             return cls(
                 kind="command", name=command, team_id=_id(body, "team_id"),
                 user_id=_id(body, "user_id", required=True), channel_id=_id(body, "channel_id"),
-                arguments=_text(body, "text"), trigger_id=_trigger_id(body.get("trigger_id")),
+                arguments=slack_unescape(_text(body, "text")), trigger_id=_trigger_id(body.get("trigger_id")),
                 response_url=_response_url(body.get("response_url")),
             )
         if body.get("type") == "block_actions":

@@ -31,6 +31,13 @@ class SignedRequest:
     headers: dict[str, str]
 
 
+def slack_escape_command_text(text: str) -> str:
+    """What Slack does to what a person typed after a slash command before sending it: ``&``, ``<`` and
+    ``>`` become ``&amp;``, ``&lt;`` and ``&gt;`` (docs.slack.dev, "Formatting text for app surfaces",
+    Escaping text: "Slack will send you text with these characters escaped")."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def signature(signing_secret: str, timestamp: int | str, body: bytes) -> str:
     base = b"v0:" + str(timestamp).encode() + b":" + body
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
@@ -56,6 +63,21 @@ class SlackRequestSigner:
             "X-Slack-Signature": signature(self._secret, ts, body),
         }
 
+    def ssl_check(self, timestamp: int | None = None) -> SignedRequest:
+        """The request Slack sends a command's URL to check its certificate (``ssl_check=1``); the app
+        must answer 200 (slack-platform.md §2; Bolt's SslCheck middleware does)."""
+        body = urlencode({"ssl_check": "1", "token": VERIFICATION_TOKEN}).encode()
+        return SignedRequest(body, self.sign(body, timestamp))
+
+    @staticmethod
+    def retried(req: SignedRequest, number: int, reason: str = "http_timeout") -> SignedRequest:
+        """The same delivery again, as Slack retries an Events API delivery that got no 2xx in 3 s:
+        ``X-Slack-Retry-Num`` 1–3 and ``X-Slack-Retry-Reason`` (docs.slack.dev, Events API, "Retries")."""
+        if not 1 <= number <= 3:
+            raise ValueError("Slack retries a delivery at most 3 times")
+        return SignedRequest(req.body, {**req.headers, "X-Slack-Retry-Num": str(number),
+                                        "X-Slack-Retry-Reason": reason})
+
     def new_trigger_id(self) -> str:
         """Unique, shaped like Slack's (``398738663015.47445629121.803a0bc8…``)."""
         return f"{next(self._triggers)}.{random.randrange(10**10, 10**11)}.{secrets.token_hex(16)}"
@@ -72,7 +94,7 @@ class SlackRequestSigner:
             "user_id": user_id,
             "user_name": user_name or user_id.lower(),
             "command": command,
-            "text": text,
+            "text": slack_escape_command_text(text),
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,
