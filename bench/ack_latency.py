@@ -98,7 +98,7 @@ async def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
 
-    slack = SlackEmulator(bot_token=TOKEN)
+    slack = SlackEmulator(bot_token=TOKEN, rate_limits=False)  # measures the bot, not Slack's tiers
     await slack.start()
     target = TargetEmulator()
     target_url = await target.start()

@@ -71,7 +71,7 @@ async def main() -> None:
     parser.add_argument("--clicks", type=int, default=50)
     args = parser.parse_args()
 
-    slack = SlackEmulator(bot_token=TOKEN)
+    slack = SlackEmulator(bot_token=TOKEN, channels={"C0GENERAL": "general", CHANNEL: "ops"}, rate_limits=False)
     railway = RailwayEmulator(stage_seconds=0.05)
     target = TargetEmulator()
     await slack.start()

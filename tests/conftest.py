@@ -65,12 +65,18 @@ def db_url(request) -> str:
     return request.getfixturevalue("pg_url")
 
 
+# The tests' workspace: the channels they post in exist and the bot is in them (Slack's emulator is as
+# strict as Slack: an unknown channel is channel_not_found); #random is public and without the bot.
+TEST_CHANNELS = {"C0GENERAL": "general", "C0OPS": "ops", "C0INCIDENTS": "incidents",
+                 "C0RANDOM": {"name": "random", "bot_member": False}}
+
+
 @pytest.fixture
 async def slack() -> AsyncIterator:
     from sandbox.emulators.slack import SlackEmulator
 
     emu = SlackEmulator(bot_token=BOT_TOKEN, usergroups={"S0SRE": ["U0MAY", "U0SAM"]},
-                        users={"U0ESP": {"name": "esp", "locale": "es-ES"}})
+                        users={"U0ESP": {"name": "esp", "locale": "es-ES"}}, channels=TEST_CHANNELS)
     await emu.start()
     yield emu
     await emu.stop()

@@ -40,7 +40,7 @@ async def _audit_rows(bot):
 
 async def test_valid_signature_is_acknowledged_fast_and_audited(db_url, make_bot, slack, signer):
     bot = await make_bot(SERVICES, database_url=db_url)
-    req = signer.slash_command("/health", "nosuchservice", user_id="U1", channel_id="C1",
+    req = signer.slash_command("/health", "nosuchservice", user_id="U1", channel_id="C0GENERAL",
                                response_url=slack.response_url())
     started = time.perf_counter()
     resp = await _post(bot, req)
@@ -50,7 +50,7 @@ async def test_valid_signature_is_acknowledged_fast_and_audited(db_url, make_bot
     assert "nosuchservice" in resp.json()["text"] and "backend" in resp.json()["text"]
     rows = await _audit_rows(bot)
     assert [(r.kind, r.name, r.user_id, r.channel_id, r.arguments) for r in rows] == [
-        ("command", "/health", "U1", "C1", "nosuchservice")]
+        ("command", "/health", "U1", "C0GENERAL", "nosuchservice")]
     assert rows[0].outcome == "usage"
 
 
@@ -137,7 +137,7 @@ async def test_unknown_command_and_overlong_text(make_bot, slack, signer):
 async def test_unknown_action_answers_on_the_response_url(make_bot, slack, signer):
     bot = await make_bot(SERVICES)
     url = slack.response_url(kind="actions")
-    req = signer.block_actions("no.such.action", "v", user_id="U1", channel_id="C1", message_ts="1.0",
+    req = signer.block_actions("no.such.action", "v", user_id="U1", channel_id="C0GENERAL", message_ts="1.0",
                                response_url=url)
     resp = await _post(bot, req)
     assert resp.status_code == 200

@@ -292,12 +292,6 @@ async def test_conversations_create_join_invite_info_and_pins(emu, client):
     assert err.response["error"] == "no_such_subteam"
 
 
-async def test_join_a_channel_the_bot_is_not_in(emu, client):
-    joined = await client.conversations_join(channel="C0RANDOM")
-    assert "warning" not in joined and joined["channel"]["is_member"]
-    assert (await client.conversations_join(channel="C0RANDOM"))["warning"] == "already_in_channel"
-
-
 async def test_channel_creation_without_the_scope():
     async with SlackEmulator(allow_channel_create=False) as emu:
         client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
@@ -305,13 +299,184 @@ async def test_channel_creation_without_the_scope():
         assert (err.response["error"], err.response["needed"]) == ("missing_scope", "channels:manage")
 
 
-async def test_strict_workspace_knows_only_configured_ids():
+async def test_strict_users_know_only_configured_ids():
     async with SlackEmulator(users=USERS, strict=True) as emu:
         client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
-        err = await api_error(client.chat_postMessage(channel="C0NOWHERE", text=TEXT))
-        assert err.response["error"] == "channel_not_found"
         assert await error_of(client.users_info(user="U0NOBODY")) == "user_not_found"
         assert (await client.users_info(user="U0ANA"))["user"]["name"] == "ana"
+
+
+# --- a workspace as strict as Slack: channels, privacy, membership, DMs ------------------------------
+
+WORLD = {
+    "C0GENERAL": "general",
+    "C0RANDOM": {"name": "random", "bot_member": False},
+    "C0SECRET": {"name": "secret", "is_private": True, "bot_member": False, "members": ["U0ANA"]},
+    "C0PRIVOPS": {"name": "priv-ops", "is_private": True, "members": ["U0ANA"]},
+    "C0OLD": {"name": "old", "is_archived": True},
+}
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(users=USERS, channels=WORLD) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def wclient(world) -> AsyncWebClient:
+    return AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=world.api_url)
+
+
+async def test_channels_exist_only_when_configured_or_created(world, wclient):
+    # chat.postMessage / conversations.info / conversations.join: channel_not_found, "Value passed for
+    # channel was invalid."
+    for call in (wclient.chat_postMessage(channel="C0NOWHERE", text=TEXT),
+                 wclient.conversations_info(channel="C0NOWHERE"), wclient.conversations_join(channel="C0NOWHERE")):
+        assert await error_of(call) == "channel_not_found"
+    assert world.channel("C0NOWHERE") is None
+
+
+async def test_a_private_channel_without_the_bot_is_invisible_to_it(world, wclient):
+    # Private conversations the token is not in are channel_not_found, not not_in_channel.
+    assert await error_of(wclient.chat_postMessage(channel="C0SECRET", text=TEXT)) == "channel_not_found"
+    assert await error_of(wclient.conversations_info(channel="C0SECRET")) == "channel_not_found"
+    assert world.messages("C0SECRET") == []
+    info = (await wclient.conversations_info(channel="C0PRIVOPS"))["channel"]
+    assert (info["is_private"], info["is_channel"], info["is_member"]) == (True, False, True)
+    assert (await wclient.chat_postMessage(channel="C0PRIVOPS", text=TEXT))["ok"]
+
+
+async def test_join_works_for_public_channels_only(world, wclient):
+    # conversations.join: method_not_supported_for_channel_type for private channels, DMs and group DMs.
+    assert await error_of(wclient.conversations_join(channel="C0SECRET")) == "method_not_supported_for_channel_type"
+    dm = world.workspace.add_dm("U0ANA", "U0BEN")
+    assert await error_of(wclient.conversations_join(channel=dm.id)) == "method_not_supported_for_channel_type"
+    joined = await wclient.conversations_join(channel="C0RANDOM")
+    assert "warning" not in joined and joined["channel"]["is_member"]
+    assert (await wclient.conversations_join(channel="C0RANDOM"))["warning"] == "already_in_channel"
+
+
+async def test_a_public_channel_without_the_bot_needs_chat_write_public():
+    async with SlackEmulator(channels=WORLD, scopes=("commands", "chat:write")) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        # not_in_channel: "Cannot post user messages to a channel they are not in."
+        assert await error_of(client.chat_postMessage(channel="C0RANDOM", text=TEXT)) == "not_in_channel"
+        await client.conversations_join(channel="C0RANDOM")
+        assert (await client.chat_postMessage(channel="C0RANDOM", text=TEXT))["ok"]
+    async with SlackEmulator(channels=WORLD) as emu:  # the manifest's scopes include chat:write.public
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        assert (await client.chat_postMessage(channel="C0RANDOM", text=TEXT))["ok"]
+        assert emu.channel("C0RANDOM")["is_member"] is False
+
+
+async def test_nobody_posts_in_an_archived_channel(world, wclient):
+    # is_archived: "Channel has been archived."
+    assert await error_of(wclient.chat_postMessage(channel="C0OLD", text=TEXT)) == "is_archived"
+    assert await error_of(wclient.chat_postEphemeral(channel="C0OLD", user="U0ANA", text=TEXT)) == "is_archived"
+    assert (await wclient.conversations_info(channel="C0OLD"))["channel"]["is_archived"] is True
+
+
+async def test_a_dm_between_two_people_is_closed_to_the_bot(world, wclient):
+    dm = world.workspace.add_dm("U0ANA", "U0BEN")
+    assert dm.id.startswith("D")
+    assert await error_of(wclient.chat_postMessage(channel=dm.id, text=TEXT)) == "channel_not_found"
+    own = await wclient.chat_postMessage(channel="U0ANA", text=TEXT)  # a user id opens the bot's DM
+    assert own["channel"].startswith("D") and world.messages(own["channel"])[0]["text"] == TEXT
+    info = (await wclient.conversations_info(channel=own["channel"]))["channel"]
+    assert (info["is_im"], info["is_private"]) == (True, True)
+
+
+async def test_group_dms_are_visible_only_with_the_bot_in_them(world, wclient):
+    closed = world.workspace.add_group_dm(["U0ANA", "U0BEN"])
+    open_ = world.workspace.add_group_dm(["U0ANA", "U0BEN"], with_bot=True)
+    assert closed.id.startswith("G") and open_.id.startswith("G")
+    assert await error_of(wclient.chat_postMessage(channel=closed.id, text=TEXT)) == "channel_not_found"
+    assert (await wclient.chat_postMessage(channel=open_.id, text=TEXT))["ok"]
+    assert (await wclient.conversations_info(channel=open_.id))["channel"]["is_mpim"] is True
+
+
+async def test_ephemeral_only_to_a_member(world, wclient):
+    # chat.postEphemeral: user_not_in_channel, "Cannot post user messages to a channel they are not in."
+    assert await error_of(wclient.chat_postEphemeral(channel="C0PRIVOPS", user="U0BEN", text=TEXT)) == \
+        "user_not_in_channel"
+    assert (await wclient.chat_postEphemeral(channel="C0PRIVOPS", user="U0ANA", text=TEXT))["ok"]
+    assert (await wclient.chat_postEphemeral(channel="C0GENERAL", user="U0BEN", text=TEXT))["ok"]
+
+
+async def test_response_url_answers_where_the_person_acted(world):
+    # A response_url bypasses channel posting permissions (slack-platform.md §2): a command typed in a
+    # DM between two people can still be answered in it.
+    dm = world.workspace.add_dm("U0ANA", "U0BEN")
+    hook = AsyncWebhookClient(world.response_url(channel=dm.id))
+    assert (await hook.send(text="in the DM", response_type="in_channel")).status_code == 200
+    assert [m["text"] for m in world.messages(dm.id)] == ["in the DM"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("R&D is down", "unescaped '&'"),
+    ("if a < b", "'<' opens no link"),
+    ("<broken", "'<' opens no link"),
+])
+async def test_unescaped_markup_is_refused(emu, client, text, problem):
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    err = await api_error(client.chat_postMessage(channel="C0GENERAL", text="fallback", blocks=blocks))
+    assert err.response["error"] == "invalid_blocks"
+    assert problem in err.response["errors"][0] and "[json-pointer:/blocks/0/text/text]" in err.response["errors"][0]
+    err = await api_error(client.chat_postMessage(channel="C0GENERAL", text=text))
+    assert err.response["error"] == "invalid_arguments"
+    assert problem in err.response["response_metadata"]["messages"][0]
+    assert emu.messages("C0GENERAL") == []
+
+
+async def test_escaped_text_entities_and_plain_text_pass(emu, client):
+    text = "R&amp;D &lt;b&gt; for <@U0ANA> in <#C0GENERAL> at <!date^1764279000^{time}|10:10>"
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "a < b & c"}},
+              {"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    assert (await client.chat_postMessage(channel="C0GENERAL", text=text, blocks=blocks))["ok"]
+
+
+async def test_each_method_has_its_rate_limit_tier():
+    now = [1_764_000_000.0]
+    async with SlackEmulator(usergroups=GROUPS, clock=lambda: now[0]) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        for _ in range(20):  # usergroups.users.list is Tier 2: 20+ per minute
+            await client.usergroups_users_list(usergroup="S0ONCALL")
+        err = await api_error(client.usergroups_users_list(usergroup="S0ONCALL"))
+        assert (err.response.status_code, err.response["error"]) == (429, "ratelimited")
+        assert int(err.response.headers["Retry-After"]) == 60
+        assert (await client.users_info(user="U0ANA"))["ok"]  # limits are per method
+        now[0] += 61
+        assert (await client.usergroups_users_list(usergroup="S0ONCALL"))["ok"]
+
+
+async def test_chat_post_message_is_limited_per_channel():
+    now = [1_764_000_000.0]
+    channels = {"C0GENERAL": "general", "C0OPS": "ops"}
+    async with SlackEmulator(channels=channels, clock=lambda: now[0]) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        for i in range(60):
+            now[0] += 0.1  # a burst: ten a second for six seconds
+            await client.chat_postMessage(channel="C0GENERAL", text=f"{i}")
+        err = await api_error(client.chat_postMessage(channel="C0GENERAL", text="one more"))
+        assert (err.response.status_code, err.response["error"]) == (429, "ratelimited")
+        assert (await client.chat_postMessage(channel="C0OPS", text=TEXT))["ok"]
+
+
+async def test_server_errors_answer_5xx(emu, client):
+    emu.server_error("chat.postMessage", status=503)
+    err = await api_error(client.chat_postMessage(channel="C0GENERAL", text=TEXT))
+    assert err.response.status_code == 503
+    assert (await client.chat_postMessage(channel="C0GENERAL", text=TEXT))["ok"]
+
+
+async def test_apps_connections_open_takes_only_the_app_level_token():
+    async with SlackEmulator(app_token="xapp-1-A0-emulator") as emu:
+        app = AsyncWebClient(token="xapp-1-A0-emulator", base_url=emu.api_url)
+        assert (await app.apps_connections_open(app_token="xapp-1-A0-emulator"))["url"].startswith("ws://")
+        bot = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        assert await error_of(bot.apps_connections_open(app_token=DEFAULT_BOT_TOKEN)) == "not_allowed_token_type"
+        assert await error_of(bot.apps_connections_open(app_token="xapp-wrong")) == "invalid_auth"
 
 
 # --- helpers, control API, standalone ---------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 It serves ``/api/<method>`` (GET or POST; query, form or JSON params, as slack_sdk sends them), checks
 the bot token, records every call, answers like Slack from an in-memory workspace
-(``slack_workspace.SlackWorkspace``), enforces Block Kit limits (``bot.render.blocks``), and can be told to
-fail a method (``ok: false``) or rate-limit it (HTTP 429 + ``Retry-After``). It also hands out
+(``slack_workspace.SlackWorkspace``: channels exist or not, public, private, archived, DMs, membership),
+enforces Block Kit limits (``bot.render.blocks``) and each method's rate-limit tier (HTTP 429 +
+``Retry-After``, per method per minute), and can be told to fail a method (``ok: false``), answer it with
+an HTTP 5xx, or rate-limit it. It also hands out
 ``response_url``s (``/commands/…`` and ``/actions/…``: 5 uses, 30 minutes) and records what is posted
 to them.
 
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import secrets
 import time
@@ -47,6 +50,15 @@ RESPONSE_URL_TTL = 30 * 60
 # Slack reports the granted scopes in X-OAuth-Scopes; by default the emulated bot has all it needs.
 DEFAULT_SCOPES = tuple(REQUIRED_SCOPES)
 RESPONSE_KINDS = ("commands", "actions")
+RATE_WINDOW = 60.0
+# Requests per minute per method (Slack's tiers: 1 = 1+, 2 = 20+, 3 = 50+, 4 = 100+; slack-platform.md §5,
+# each method's docs page). chat.postMessage is "special": about one message per second per channel,
+# short bursts tolerated, so it is counted per channel.
+RATE_TIERS = {
+    "apps.connections.open": 1, "auth.test": 100, "chat.postMessage": 60, "chat.postEphemeral": 100,
+    "chat.update": 50, "conversations.create": 20, "conversations.info": 50, "conversations.invite": 50,
+    "conversations.join": 50, "pins.add": 20, "users.info": 100, "usergroups.users.list": 20,
+}
 
 
 @dataclass
@@ -80,6 +92,7 @@ class ResponseUrlPost:
 class _Fault:
     error: str = "channel_not_found"
     retry_after: int | None = None
+    status: int = 200
 
 
 @dataclass
@@ -96,16 +109,21 @@ class SlackEmulator(LoopbackServer):
                  bot_user_id: str = "U0BOT", users: Mapping[str, Mapping[str, Any]] | None = None,
                  usergroups: Mapping[str, list[str]] | None = None, allow_channel_create: bool = True,
                  channels: Mapping[str, str] | None = None, strict: bool = False,
-                 clock: Callable[[], float] = time.time, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> None:
+                 clock: Callable[[], float] = time.time, scopes: tuple[str, ...] = DEFAULT_SCOPES,
+                 app_token: str | None = None, rate_limits: bool = True) -> None:
         """``users``: {user_id: {name, real_name, locale, tz, …}}; ``usergroups``: {group_id: [user_id]}
-        (their members become users too); ``channels``: {channel_id: name}, default {C0GENERAL: general}.
-        Unless ``strict``, any channel- or user-shaped ID also exists (see ``SlackWorkspace``)."""
+        (their members become users too); ``channels``: see ``SlackWorkspace`` (default {C0GENERAL: general}).
+        Unless ``strict``, any user-shaped ID also exists. ``app_token``: the app-level token (``xapp-…``)
+        ``apps.connections.open`` accepts. ``rate_limits=False`` turns the tiers off (benchmarks)."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.scopes = tuple(scopes)
+        self.app_token = app_token
+        self.rate_limits = rate_limits
         self.workspace = SlackWorkspace(team_id=team_id, bot_user_id=bot_user_id, users=users,
                                         usergroups=usergroups, channels=channels, strict=strict,
-                                        allow_channel_create=allow_channel_create, clock=clock)
+                                        allow_channel_create=allow_channel_create, clock=clock, scopes=self.scopes)
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
         self.calls: list[ApiCall] = []
         self.responses: list[ResponseUrlPost] = []
         self._clock = clock
@@ -188,6 +206,10 @@ class SlackEmulator(LoopbackServer):
         """The next ``count`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
         self._faults[method].extend(_Fault(error=error) for _ in range(count))
 
+    def server_error(self, method: str, status: int = 500, count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` answer HTTP ``status`` (Slack having a bad moment)."""
+        self._faults[method].extend(_Fault(error="internal_error", status=status) for _ in range(count))
+
     def rate_limit(self, method: str, retry_after: int = 1, count: int = 1) -> None:
         """The next ``count`` calls to ``method`` answer HTTP 429 with ``Retry-After``."""
         self._faults[method].extend(_Fault(error="ratelimited", retry_after=retry_after) for _ in range(count))
@@ -228,7 +250,37 @@ class SlackEmulator(LoopbackServer):
         call.status, call.response = status, body
         return web.json_response(body, status=status, headers=headers)
 
+    def _over_tier(self, method: str, params: dict[str, Any]) -> int | None:
+        """Seconds to wait when ``method`` (chat.postMessage: in that channel) is over its tier this minute."""
+        limit = RATE_TIERS.get(method)
+        if not self.rate_limits or limit is None:
+            return None
+        key = f"{method}:{params.get('channel')}" if method == "chat.postMessage" else method
+        now, recent = self._clock(), self._recent[key]
+        while recent and recent[0] <= now - RATE_WINDOW:
+            recent.popleft()
+        if len(recent) >= limit:
+            return max(1, math.ceil(recent[0] + RATE_WINDOW - now))
+        recent.append(now)
+        return None
+
+    def _apps_connections_open(self, token: str | None) -> tuple[int, dict, dict]:
+        """Socket Mode's handshake: only an app-level token (``xapp-``, scope connections:write) opens a
+        WebSocket URL; a bot token gets ``not_allowed_token_type``, anything else ``invalid_auth``."""
+        if not token:
+            return 200, ApiError("not_authed").body(), {}
+        if token == self.bot_token:
+            return 200, ApiError("not_allowed_token_type").body(), {}
+        if self.app_token is None or token != self.app_token:
+            return 200, ApiError("invalid_auth").body(), {}
+        if (wait := self._over_tier("apps.connections.open", {})) is not None:
+            return 429, ApiError("ratelimited").body(), {"Retry-After": str(wait)}
+        host = self._base().removeprefix("http://")
+        return 200, {"ok": True, "url": f"ws://{host}/link/?ticket={secrets.token_hex(8)}"}, {}
+
     def _answer(self, method: str, token: str | None, params: dict[str, Any]) -> tuple[int, dict, dict]:
+        if method == "apps.connections.open":
+            return self._apps_connections_open(token)
         if not token:
             return 200, ApiError("not_authed").body(), {}
         if token != self.bot_token:
@@ -237,7 +289,10 @@ class SlackEmulator(LoopbackServer):
             fault = self._faults[method].popleft()
             if fault.retry_after is not None:
                 return 429, ApiError("ratelimited").body(), {"Retry-After": str(fault.retry_after)}
-            return 200, ApiError(fault.error).body(), {}
+            return fault.status, ApiError(fault.error).body(), {}
+        if (wait := self._over_tier(method, params)) is not None:
+            # "HTTP 429 Too Many Requests ... Retry-After" (docs.slack.dev, Rate limits); per method.
+            return 429, ApiError("ratelimited").body(), {"Retry-After": str(wait)}
         try:
             return 200, self.workspace.call(method, params), {}
         except ApiError as err:

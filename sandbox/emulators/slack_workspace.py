@@ -4,8 +4,17 @@ Each Web API method the bot uses is a function of its params that returns Slack'
 raises ``ApiError`` with Slack's error code. Shapes follow Slack's OpenAPI examples
 (shared/slack/web-api-openapi.json) and the behaviour in slack-platform.md §3–5.
 
-One deliberate strictness beyond Slack: a message with blocks but no top-level ``text`` is refused
-with ``missing_text_fallback`` (Slack accepts it, but then notifications and screen readers get nothing).
+Channels exist only when configured or created, as in a real workspace: public, private, archived,
+direct messages (``D…``) and group DMs (``G…``). The bot sees a private channel, a DM or a group DM only
+when it is a member (otherwise ``channel_not_found``: "Value passed for channel was invalid", the
+chat.postMessage docs); it may post in a public channel it is not in only with ``chat:write.public``
+(otherwise ``not_in_channel``); nobody posts in an archived one (``is_archived``: "Channel has been
+archived."); ``conversations.join`` works for public channels only (``method_not_supported_for_channel_type``).
+
+Deliberate strictness beyond Slack: a message with blocks but no top-level ``text`` is refused with
+``missing_text_fallback`` (Slack accepts it, but then notifications and screen readers get nothing), and
+mrkdwn with a bare ``&`` or a ``<`` that opens no entity is refused (``invalid_blocks`` in blocks,
+``invalid_arguments`` in ``text``): Slack would show such text mangled, so it is a rendering bug.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, block_problems
 GENERAL_CHANNEL = ("C0GENERAL", "general")
 CHANNEL_NAME_MAX = 80
 _CHANNEL_NAME = re.compile(r"[a-z0-9_-]+")
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
+_BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
+_ENTITY = re.compile(r"<[^<>\s][^<>]*>")  # Slack's <@U…>, <#C…>, <!here>, <url|label>, <!date^…>
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
@@ -64,6 +74,9 @@ class Channel:
     creator: str
     is_private: bool = False
     is_im: bool = False
+    is_mpim: bool = False
+    is_archived: bool = False
+    everyone: bool = False  # every person in the workspace is a member (like #general); the bot is not implied
     members: list[str] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)
@@ -71,10 +84,46 @@ class Channel:
     def message(self, ts: str | None) -> Message | None:
         return next((m for m in self.messages if m.ts == ts), None)
 
+    @property
+    def is_public(self) -> bool:
+        return not (self.is_private or self.is_im or self.is_mpim)
+
+    def has_member(self, user_id: str, bot_user_id: str) -> bool:
+        return user_id in self.members or (self.everyone and user_id != bot_user_id)
+
 
 def flag(value: Any) -> bool:
     """Slack's boolean params arrive as true/false, 1/0 or JSON booleans."""
     return value is True or (isinstance(value, str | int) and str(value).lower() in ("1", "true"))
+
+
+def markup_problems(text: str, pointer: str) -> list[str]:
+    """Where mrkdwn text holds a bare ``&`` or a ``<`` that opens no Slack entity: user text that
+    was not escaped (``&amp;``, ``&lt;``, ``&gt;``), which Slack would show mangled or as a link."""
+    problems = []
+    if _BARE_AMPERSAND.search(text):
+        problems.append(f"unescaped '&' in mrkdwn text: send it as &amp; [json-pointer:{pointer}]")
+    if "<" in _ENTITY.sub("", text):
+        problems.append(f"'<' opens no link or mention: send it as &lt; [json-pointer:{pointer}]")
+    return problems
+
+
+def mrkdwn_problems(blocks: list) -> list[str]:
+    """``markup_problems`` of every mrkdwn text object in ``blocks`` (plain_text is shown as is)."""
+    problems: list[str] = []
+
+    def walk(node: Any, pointer: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                problems.extend(markup_problems(node["text"], pointer + "/text"))
+            for key, value in node.items():
+                walk(value, f"{pointer}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{pointer}/{i}")
+
+    walk(blocks, "/blocks")
+    return problems
 
 
 def channel_name_error(name: str) -> str | None:
@@ -95,16 +144,18 @@ class SlackWorkspace:
                  team_domain: str = "emulator", team_name: str = "Emulator",
                  users: Mapping[str, Mapping[str, Any]] | None = None,
                  usergroups: Mapping[str, list[str]] | None = None,
-                 channels: Mapping[str, str] | None = None, allow_channel_create: bool = True,
-                 strict: bool = False, clock: Callable[[], float]) -> None:
-        """Not ``strict`` (the default): any ID shaped like a channel (C…/G…/D…) or a user (U…/W…) exists,
-        as it would in Slack for IDs taken from real requests; configured users keep their details.
-        ``strict``: only the configured channels and users exist (others: channel_not_found, user_not_found).
+                 channels: Mapping[str, str | Mapping[str, Any]] | None = None, allow_channel_create: bool = True,
+                 strict: bool = False, clock: Callable[[], float], scopes: tuple[str, ...] = ()) -> None:
+        """``channels``: {id: name} (a public channel everyone and the bot are in) or {id: {name, is_private,
+        is_archived, bot_member (default true), members, everyone}}; default {C0GENERAL: general}.
+        Users: not ``strict`` (the default), any user-shaped ID (U…/W…) exists, as it does in Slack for the
+        IDs found in real requests; ``strict``, only the configured users exist (others: user_not_found).
         """
         self.team_id, self.team_domain, self.team_name = team_id, team_domain, team_name
         self.bot_user_id, self.bot_id, self.bot_name = bot_user_id, bot_id, bot_name
         self.allow_channel_create = allow_channel_create
         self.strict = strict
+        self.scopes = tuple(scopes)
         self._clock = clock
         self._last_ts_us = 0
         self._channel_ids = itertools.count(1)
@@ -116,8 +167,8 @@ class SlackWorkspace:
         for uid, info in (users or {}).items():
             self.users[uid] = dict(info)
         self.channels: dict[str, Channel] = {}
-        for cid, name in (channels or dict([GENERAL_CHANNEL])).items():
-            self.add_channel(name, channel_id=cid, members=[bot_user_id])
+        for cid, spec in (channels or dict([GENERAL_CHANNEL])).items():
+            self._configure_channel(cid, spec)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -139,19 +190,55 @@ class SlackWorkspace:
             raise ApiError("unknown_method", req_method=method)
         return {"ok": True, **self._methods[method](params)}
 
+    def _configure_channel(self, cid: str, spec: str | Mapping[str, Any]) -> Channel:
+        if isinstance(spec, str):
+            return self.add_channel(spec, channel_id=cid, members=[self.bot_user_id], everyone=True)
+        members = list(spec.get("members") or [])
+        if spec.get("bot_member", True):
+            members.append(self.bot_user_id)
+        private = bool(spec.get("is_private", False))
+        return self.add_channel(str(spec["name"]), channel_id=cid, members=members, is_private=private,
+                                is_archived=bool(spec.get("is_archived", False)),
+                                everyone=bool(spec.get("everyone", not private)))
+
     def add_channel(self, name: str, *, channel_id: str | None = None, members: list[str] | None = None,
-                    is_private: bool = False) -> Channel:
+                    is_private: bool = False, is_archived: bool = False, everyone: bool = False) -> Channel:
+        """A channel (public unless ``is_private``); ``members`` must name the bot for it to be in it."""
         cid = channel_id or f"C{next(self._channel_ids):010d}"
         channel = Channel(cid, name, int(self._clock()), self.bot_user_id, is_private=is_private,
-                          members=list(members or []))
+                          is_archived=is_archived, everyone=everyone, members=list(dict.fromkeys(members or [])))
         self.channels[cid] = channel
         return channel
+
+    def add_dm(self, user_id: str, other_user_id: str | None = None) -> Channel:
+        """The bot's DM with ``user_id``, or (with ``other_user_id``) a DM between two people, which the
+        bot can neither see nor post in."""
+        members = [user_id, other_user_id] if other_user_id else [self.bot_user_id, user_id]
+        cid = "D" + (user_id[1:] if other_user_id is None else f"{next(self._channel_ids):010d}")
+        dm = self.add_channel(user_id.lower(), channel_id=cid, members=members)
+        dm.is_im = True
+        return dm
+
+    def add_group_dm(self, user_ids: list[str], *, with_bot: bool = False) -> Channel:
+        """A group DM (``G…``, ``is_mpim``) among ``user_ids``, with the bot in it only if ``with_bot``."""
+        members = [*user_ids, *([self.bot_user_id] if with_bot else [])]
+        name = "mpdm-" + "--".join(u.lower() for u in user_ids) + "-1"
+        group = self.add_channel(name, channel_id=f"G{next(self._channel_ids):010d}", members=members)
+        group.is_mpim = True
+        return group
+
+    def archive(self, channel_id: str) -> None:
+        self.channels[channel_id].is_archived = True
+
+    def visible(self, channel: Channel) -> bool:
+        """What the bot token can see: every public channel; private ones, DMs and group DMs it is in."""
+        return channel.is_public or self.bot_user_id in channel.members
 
     def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None,
                     thread_ts: str | None = None) -> Message:
         bot_id = self.bot_id if user == self.bot_user_id else None
         message = Message(self.next_ts(), text, list(blocks or []), user, bot_id, thread_ts)
-        self.resolve(channel).messages.append(message)
+        self.find(channel).messages.append(message)
         return message
 
     def next_ts(self) -> str:
@@ -160,28 +247,37 @@ class SlackWorkspace:
         self._last_ts_us = now_us
         return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
 
-    def resolve(self, ref: Any) -> Channel:
-        """A channel by ID, by name (``#general``), or a user ID (the bot's DM with that user)."""
+    def find(self, ref: Any) -> Channel:
+        """A channel by ID or name (``#general``), whether or not the bot can see it; or a user ID (the
+        bot's DM with that user, opened on first use as chat.postMessage does). Else channel_not_found."""
         ref = str(ref or "")
         if ref in self.channels:
             return self.channels[ref]
         name = ref.removeprefix("#")
         for channel in self.channels.values():
-            if channel.name == name and not channel.is_im:
+            if channel.name == name and channel.is_public:
                 return channel
         if _USER_ID.fullmatch(ref) and self.has_user(ref):
-            return self.channels.get("D" + ref[1:]) or self._new_dm("D" + ref[1:], ref)
-        if _CHANNEL_ID.fullmatch(ref) and not self.strict:
-            if ref.startswith("D"):
-                return self._new_dm(ref, None)
-            return self.add_channel(ref.lower(), channel_id=ref)
+            return self.channels.get("D" + ref[1:]) or self.add_dm(ref)
         raise ApiError("channel_not_found")
 
-    def _new_dm(self, channel_id: str, user_id: str | None) -> Channel:
-        dm = self.add_channel(user_id or channel_id.lower(), channel_id=channel_id,
-                              members=[self.bot_user_id, *([user_id] if user_id else [])])
-        dm.is_im = True
-        return dm
+    def resolve(self, ref: Any) -> Channel:
+        """``find``, limited to what the bot can see: a private channel, DM or group DM it is not in is
+        ``channel_not_found`` to it ("Value passed for channel was invalid")."""
+        channel = self.find(ref)
+        if not self.visible(channel):
+            raise ApiError("channel_not_found")
+        return channel
+
+    def postable(self, ref: Any) -> Channel:
+        """A channel the bot may post in (chat.postMessage errors: channel_not_found, is_archived,
+        not_in_channel; a public channel it is not in needs ``chat:write.public``)."""
+        channel = self.resolve(ref)
+        if channel.is_archived:
+            raise ApiError("is_archived")
+        if self.bot_user_id not in channel.members and "chat:write.public" not in self.scopes:
+            raise ApiError("not_in_channel")
+        return channel
 
     def has_user(self, user_id: str) -> bool:
         """Known (configured, or any user-shaped ID when not strict); unknown ones get default details."""
@@ -193,9 +289,9 @@ class SlackWorkspace:
         out: dict[str, Any] = {
             "id": channel.id, "name": channel.name, "name_normalized": channel.name,
             "created": channel.created, "creator": channel.creator,
-            "is_channel": not channel.is_im and not channel.is_private, "is_group": False,
-            "is_im": channel.is_im, "is_mpim": False, "is_private": channel.is_private or channel.is_im,
-            "is_archived": False, "is_general": channel.id == GENERAL_CHANNEL[0],
+            "is_channel": channel.is_public, "is_group": channel.is_mpim,
+            "is_im": channel.is_im, "is_mpim": channel.is_mpim, "is_private": not channel.is_public,
+            "is_archived": channel.is_archived, "is_general": channel.id == GENERAL_CHANNEL[0],
             "is_member": self.bot_user_id in channel.members, "is_shared": False, "is_ext_shared": False,
             "is_org_shared": False, "is_pending_ext_shared": False, "pending_shared": [], "previous_names": [],
             "unlinked": 0, "topic": {"value": "", "creator": "", "last_set": 0},
@@ -204,7 +300,7 @@ class SlackWorkspace:
         if locale:
             out["locale"] = "en-US"
         if num_members:
-            out["num_members"] = len(channel.members)
+            out["num_members"] = len(self.users) - 1 if channel.everyone else len(channel.members)
         return out
 
     def user_api(self, user_id: str, *, locale: bool = False) -> dict[str, Any]:
@@ -235,11 +331,13 @@ class SlackWorkspace:
             blocks = None
         elif not isinstance(blocks, list):
             raise ApiError("invalid_blocks_format")
-        elif problems := block_problems(blocks):
+        elif problems := block_problems(blocks) or mrkdwn_problems(blocks):
             raise ApiError("invalid_blocks", errors=problems,
                            response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
         text = params.get("text")
         text = "" if text is None else str(text)
+        if flag(params.get("mrkdwn", True)) and (problems := markup_problems(text, "/text")):
+            raise ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
         if not text.strip() and not blocks and not params.get("attachments"):
             raise ApiError("no_text")
         if blocks and not text.strip():
@@ -254,15 +352,18 @@ class SlackWorkspace:
                 "is_enterprise_install": False}
 
     def chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self.resolve(params.get("channel"))
+        channel = self.postable(params.get("channel"))
         text, blocks = self.content(params)
         message = self.add_message(channel.id, text[:MAX_POST_TEXT], user=self.bot_user_id, blocks=blocks,
                                    thread_ts=params.get("thread_ts") or None)
         return {"channel": channel.id, "ts": message.ts, "message": message.to_api(self.team_id)}
 
     def chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.resolve(params.get("channel"))
-        if not params.get("user"):
+        channel = self.resolve(params.get("channel"))
+        if channel.is_archived:
+            raise ApiError("is_archived")
+        # user_not_in_channel: "Cannot post user messages to a channel they are not in."
+        if not params.get("user") or not channel.has_member(str(params["user"]), self.bot_user_id):
             raise ApiError("user_not_in_channel")
         self.content(params)
         return {"message_ts": self.next_ts()}
@@ -295,9 +396,11 @@ class SlackWorkspace:
         return {"channel": self.channel_api(channel)}
 
     def conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self.resolve(params.get("channel"))
-        if channel.is_private or channel.is_im:
+        channel = self.find(params.get("channel"))
+        if not channel.is_public:  # "This type of conversation cannot be joined" (conversations.join docs)
             raise ApiError("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise ApiError("is_archived")
         if self.bot_user_id in channel.members:
             return {"channel": self.channel_api(channel), "warning": "already_in_channel",
                     "response_metadata": {"warnings": ["already_in_channel"]}}
@@ -311,6 +414,8 @@ class SlackWorkspace:
             raise ApiError("no_user")
         if self.bot_user_id not in channel.members:
             raise ApiError("not_in_channel")
+        if channel.is_archived:
+            raise ApiError("is_archived")
         for uid in users:
             if uid == self.bot_user_id:
                 raise ApiError("cant_invite_self")
@@ -358,7 +463,12 @@ class SlackWorkspace:
 
         Ephemeral responses (the default) are seen by one user only, so nothing is stored for them.
         """
-        channel = self.resolve(channel_id)
+        if not (flag(payload.get("delete_original")) or flag(payload.get("replace_original"))
+                or payload.get("response_type") == "in_channel"):
+            self.content(payload)  # ephemeral: seen by one person, stored nowhere
+            return
+        # A response_url answers where the person acted, whatever the bot may post there (§2).
+        channel = self.find(channel_id)
         if flag(payload.get("delete_original")):
             original = channel.message(message_ts)
             if original is None:
