@@ -219,7 +219,7 @@ async def main() -> None:
     args = parser.parse_args()
     cases = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cases.split(","))]
 
-    slack = SlackEmulator(bot_token=TOKEN)
+    slack = SlackEmulator(bot_token=TOKEN, rate_limits=False)  # measures the bot, not Slack's tiers
     await slack.start()
     target = TargetEmulator()
     await target.start()

@@ -6,12 +6,13 @@ import shlex
 from dataclasses import dataclass
 
 from bot.changes.runner import RollbackRefused
-from bot.changes.slack_flow import RollbackFlow
+from bot.changes.slack_flow import RequestNotPosted, RollbackFlow
 from bot.common.errors import ChatopsError, UsageError
 from bot.i18n import t
 from bot.runtime import Runtime
 from bot.slack.followup import schedule
 from bot.slack.request import command_text, ephemeral
+from bot.store.models import ActionRequest
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
@@ -97,27 +98,27 @@ class RollbackHandlers:
                 await ephemeral(respond)(t("common.unknown_action", context["user_lang"]))
                 return "usage"
             try:
-                await self.flow.request(service, user=user, channel=channel, lang=context["lang"], action=kind,
-                                        reason=t("rollback.from_playbook", context["lang"], playbook=playbook),
-                                        source="playbook")
+                req = await self.flow.request(service, user=user, channel=channel, lang=context["lang"],
+                                              action=kind, source="playbook", tell=ephemeral(respond),
+                                              reason=t("rollback.from_playbook", context["lang"], playbook=playbook))
             except RollbackRefused as exc:
                 await ephemeral(respond)(t(exc.key, await self.rt.user_languages.language(user, context["lang"]),
                                            **exc.variables))
-                return "refused"
-            return "requested"
+                return _refused_outcome(exc)
+            return _requested_outcome(req, channel)
 
         if not schedule(self.rt, context, respond, "playbook-action", work):
             await ephemeral(respond)(t("common.busy", context["user_lang"]))
 
     async def request(self, args: RollbackArgs, user: str, channel: str, lang: str, respond) -> str:
         try:
-            await self.flow.request(args.service, user=user, channel=channel, lang=lang, reason=args.reason,
-                                    deployment_id=args.deployment_id)
+            req = await self.flow.request(args.service, user=user, channel=channel, lang=lang, reason=args.reason,
+                                          deployment_id=args.deployment_id, tell=ephemeral(respond))
         except RollbackRefused as exc:
             ulang = await self.rt.user_languages.language(user, lang)
             await ephemeral(respond)(t(exc.key, ulang, **exc.variables))
-            return "refused"
-        return "requested"
+            return _refused_outcome(exc)
+        return _requested_outcome(req, channel)
 
     async def listing(self, args: RollbackArgs, lang: str, respond) -> str:
         text, blocks = await self.flow.deployments_list(args.service, lang)
@@ -134,3 +135,12 @@ class RollbackHandlers:
 
         if not schedule(self.rt, context, respond, "rollback-decision", work):
             await ephemeral(respond)(t("common.busy", context["user_lang"]))
+
+
+def _refused_outcome(exc: RollbackRefused) -> str:
+    """The audit outcome: a request that could not be posted failed (and was cancelled); others were refused."""
+    return f"not_posted:{exc.failure}" if isinstance(exc, RequestNotPosted) else "refused"
+
+
+def _requested_outcome(req: ActionRequest, asked_in: str) -> str:
+    return "requested" if req.channel_id == asked_in else "posted_elsewhere"

@@ -46,6 +46,15 @@ class RollbackUnavailable(ChatopsError):
         return t(self.key, lang, **self.variables)
 
 
+class RequestNotPosted(RollbackRefused):
+    """The request's message could not be posted where it was asked (nor in the ops channel): it was
+    cancelled, and the sentence says why and what to do (``rollback.not_posted.<failure>``)."""
+
+    def __init__(self, failure: str, **variables) -> None:
+        super().__init__(f"rollback.not_posted.{failure}", **variables)
+        self.failure = failure
+
+
 class RollbackFlow:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -73,10 +82,14 @@ class RollbackFlow:
 
     async def request(self, service_name: str, *, user: str, channel: str, lang: str, reason: str = "",
                       deployment_id: str | None = None, source: str = "command", incident_id: str | None = None,
-                      thread_ts: str | None = None, action: str = "rollback") -> actions.ActionRequest:
+                      thread_ts: str | None = None, action: str = "rollback",
+                      tell: Tell | None = None) -> actions.ActionRequest:
         """Read the deployments, choose the target, store the request and post it with its buttons.
 
-        A rollback targets an earlier deployment; a redeploy or restart targets the current one."""
+        A rollback targets an earlier deployment; a redeploy or restart targets the current one. When
+        the message cannot be posted where it was asked (a private channel or DM the bot is not in, an
+        archived channel), it goes to the ``[incidents] channel`` instead and ``tell`` says so; when it
+        cannot be posted at all, the request is cancelled and RequestNotPosted says why."""
         service = self.service(service_name)
         pending = await actions.pending_for(self.rt.store, service.name, action)
         if pending is not None:
@@ -102,11 +115,36 @@ class RollbackFlow:
             raise RollbackRefused("rollback.refused.pending", request_id=pending.id if pending else "?",
                                   service=service.name, user=pending.requested_by if pending else "") from None
         text, blocks = rollback_message(req, lang)
-        ts = await slack_messages.post(self.rt, channel, text, blocks, thread_ts=thread_ts)
-        if ts is not None:
-            await actions.set_message(self.rt.store, req.id, channel, ts)
-            req = await actions.get(self.rt.store, req.id)
-        return req
+        posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts)
+        if not posted:
+            return await self._post_elsewhere(req, posted, user=user, lang=lang, tell=tell)
+        await actions.set_message(self.rt.store, req.id, posted.channel or channel, posted.ts)
+        return await actions.get(self.rt.store, req.id)
+
+    async def _post_elsewhere(self, req: actions.ActionRequest, failed: slack_messages.Posted, *, user: str,
+                              lang: str, tell: Tell | None) -> actions.ActionRequest:
+        """Post the request in the ops channel (with who asked, from where); else cancel it and raise."""
+        rt = self.rt
+        failure = failed.failure or "refused"
+        ops = rt.config.incidents.channel
+        ulang = await rt.user_languages.language(user, lang)
+        if ops and ops != failed.channel and failure in ("dm", "private", "not_in_channel", "archived"):
+            text, blocks = rollback_message(req, lang)
+            moved = await slack_messages.deliver(rt, ops, text, blocks)
+            if moved:
+                await actions.set_message(rt.store, req.id, moved.channel, moved.ts)
+                await actions.log_event(rt.store, req.id, "posted_elsewhere",
+                                        data={"asked_in": failed.channel, "error": failed.error})
+                await slack_messages.post(rt, moved.channel, t("rollback.asked_elsewhere", lang, user=user,
+                                                               why=t(f"rollback.why.{failure}", lang)),
+                                          thread_ts=moved.ts)
+                if tell is not None:
+                    await tell(t("rollback.posted_elsewhere", ulang, why=t(f"rollback.why.{failure}", ulang),
+                                 channel=moved.channel))
+                return await actions.get(rt.store, req.id)
+        await actions.cancel(rt.store, req.id, failed.error or failure)
+        raise RequestNotPosted(failure, service=req.service, bot=rt.bot_user_id or "", error=failed.error or "",
+                               ops=_channel_mention(ops))
 
     async def deployments_list(self, service_name: str, lang: str) -> tuple[str, list[dict]]:
         service = self.service(service_name)
@@ -212,8 +250,15 @@ class RollbackFlow:
                 await self.refresh(decision.request)
 
 
+def _channel_mention(channel: str | None) -> str:
+    """How to name the ops channel in a sentence: an ID as a link, a name as ``#name``."""
+    if not channel:
+        return ""
+    return f"<#{channel}>" if channel[:1] in ("C", "G") and channel.isupper() else "#" + channel.lstrip("#")
+
+
 def _mentions(ids: list[str]) -> str:
     return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
 
 
-__all__ = ["ChangeFinished", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]
+__all__ = ["ChangeFinished", "RequestNotPosted", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]

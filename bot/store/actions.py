@@ -3,7 +3,8 @@
 pending ──approve──▶ approved ──start──▶ running ──finish──▶ succeeded | failed
    │                    └──────────────── interrupt ───────▶ interrupted
    ├──reject──▶ rejected
-   └──expire──▶ expired
+   ├──expire──▶ expired
+   └──cancel──▶ cancelled (it could not be posted anywhere for approval)
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from bot.store.db import Store
 from bot.store.models import ActionRequest, Event, utcnow
 
 PENDING, APPROVED, RUNNING = "pending", "approved", "running"
-REJECTED, EXPIRED = "rejected", "expired"
+REJECTED, EXPIRED, CANCELLED = "rejected", "expired", "cancelled"
 SUCCEEDED, FAILED, INTERRUPTED = "succeeded", "failed", "interrupted"
-FINAL = {REJECTED, EXPIRED, SUCCEEDED, FAILED, INTERRUPTED}
+FINAL = {REJECTED, EXPIRED, CANCELLED, SUCCEEDED, FAILED, INTERRUPTED}
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,13 @@ async def reject(store: Store, request_id: str, user_id: str, note: str = "", *,
 
 async def expire(store: Store, request_id: str) -> Decision:
     return await _transition(store, request_id, {PENDING}, EXPIRED, actor=None)
+
+
+async def cancel(store: Store, request_id: str, error: str) -> Decision:
+    """A pending request nobody can see (its message could not be posted) is withdrawn by the bot, so it
+    neither locks the service until it expires nor waits for a click that cannot come."""
+    return await _transition(store, request_id, {PENDING}, CANCELLED, actor=None, detail=error,
+                             data={"error": error})
 
 
 async def start(store: Store, request_id: str) -> Decision:
