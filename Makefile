@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ack_latency.py
 	$(VENV)/bin/python bench/probe.py
+	$(VENV)/bin/python bench/cli_startup.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

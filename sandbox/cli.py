@@ -7,9 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from bot.i18n import normalise_language
-from sandbox.demo import run_demo
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="play a scripted incident through the real bot against local emulators")
@@ -22,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # Imported here so that ``chatops --help`` (which registers every verb) does not load the demo,
+    # the emulators and the whole bot.
+    from bot.i18n import normalise_language
+    from sandbox.demo import run_demo
+
     lang = args.lang or normalise_language(os.environ.get("CHATOPS_LANGUAGE") or os.environ.get("LANG"))
     return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty(),
                           interactive_mode=args.interactive)

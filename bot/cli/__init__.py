@@ -1,10 +1,13 @@
-"""``chatops``: the command-line entry point. Each verb is a module with ``register(subparsers)``."""
+"""``chatops``: the command-line entry point. Each verb is a module with ``register(subparsers)``.
+
+The CLI starts at once: a verb module imports only argparse-level things at the top and does its
+heavy imports (Bolt, SQLAlchemy, aiohttp, pydantic, the playbooks) inside its run function, so
+``chatops --help`` and ``chatops health --help`` load none of them (bench/cli_startup.py measures it).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import asyncio  # only once a verb runs: ``--help`` never needs them
+    import inspect
+
     try:
         result = args.func(args)
         if inspect.isawaitable(result):

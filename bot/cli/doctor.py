@@ -5,12 +5,6 @@ from __future__ import annotations
 import argparse
 import platform
 
-from bot.common.identity import VERSION
-from bot.config.settings import load_settings
-from bot.doctor import run_checks
-from bot.i18n import t
-from bot.main import build
-
 # Every variable a check's sentence may use, so each sentence renders whatever its check found.
 _NO_DETAIL = dict.fromkeys(("team", "user", "error", "missing", "status", "service", "verdict", "reason",
                             "current", "head"), "")
@@ -24,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from bot.common.identity import VERSION
+    from bot.config.settings import load_settings
+    from bot.doctor import run_checks
+    from bot.i18n import t
+    from bot.main import build
+
     settings = load_settings()
     lang = args.lang or settings.CHATOPS_LANGUAGE
     chatops = build(settings)

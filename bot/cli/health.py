@@ -8,19 +8,9 @@ down, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-
-from bot.common.errors import ChatopsError, ConfigError
-from bot.config.services import load_services
-from bot.config.settings import load_settings
-from bot.i18n import normalise_language, t
-from bot.probe import Prober, TargetError, reports_to_json, resolve_targets
-from bot.probe.http import probe_client
-from bot.probe.profiles import load_profile
-from bot.render.health import health_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top, so ``chatops --help`` does not load pydantic, httpx and aiohttp.
+    import asyncio
+
+    from bot.common.errors import ChatopsError, ConfigError
+    from bot.config.services import load_services
+    from bot.config.settings import load_settings
+    from bot.i18n import normalise_language, t
+    from bot.probe import Prober, TargetError, reports_to_json, resolve_targets
+    from bot.probe.http import probe_client
+    from bot.probe.profiles import load_profile
+    from bot.render.health import health_table
+
     lang = normalise_language(args.lang)
     try:
         settings = load_settings()
@@ -46,7 +48,10 @@ async def run(args: argparse.Namespace) -> int:
         if args.profile:
             load_profile(args.profile, base)  # a bad profile is a usage error, before any request
         targets = resolve_targets(args.target, services, allow_any_url=True, profile=args.profile or "runbook")
-        async with probe_client() as http:
+        # aiohttp's pool pays off for many services at once (bot/probe/http.py); one service's few requests
+        # run as well on httpx's own, and not importing aiohttp is a good part of a fast start-up.
+        transport = "httpx" if len(targets) == 1 else "aiohttp"
+        async with probe_client(transport=transport) as http:
             prober = Prober(http, endpoint_timeout=args.timeout, total_timeout=args.timeout + 3.0,
                             auth_header=settings.CHATOPS_HEALTH_AUTH, correlation_kind="cli",
                             profile_base=base)

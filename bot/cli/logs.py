@@ -11,16 +11,7 @@ import os
 import shlex
 import sys
 
-import httpx
-
-from bot.common.errors import ChatopsError, ConfigError
-from bot.common.redact import redact
-from bot.config.services import load_services
-from bot.config.settings import load_settings
 from bot.i18n import normalise_language, t
-from bot.logs.query import DEFAULT_SINCE, configured_service, parse, read, to_json
-from bot.logs.render import logs_text
-from bot.railway import RailwayClient, RailwayError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("logs", help=t("logs.cli.help", lang))
     p.add_argument("service", help=t("logs.cli.service_help", lang))
     p.add_argument("text", nargs="*", help=t("logs.cli.text_help", lang))
-    p.add_argument("--since", default=DEFAULT_SINCE, help=t("logs.cli.since_help", lang))
+    p.add_argument("--since", help=t("logs.cli.since_help", lang))  # None: the query's own default
     p.add_argument("--level", help=t("logs.cli.level_help", lang))
     p.add_argument("--deployment", help=t("logs.cli.deployment_help", lang))
     p.add_argument("--json", action="store_true", help=t("logs.cli.json_help", lang))
@@ -38,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _command_text(args: argparse.Namespace) -> str:
     """The same text /logs takes, so both read their arguments one way."""
-    words = [args.service, *args.text, "--since", args.since]
+    words = [args.service, *args.text]
+    if args.since is not None:
+        words += ["--since", args.since]
     if args.level:
         words += ["--level", args.level]
     if args.deployment:
@@ -47,6 +40,17 @@ def _command_text(args: argparse.Namespace) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top, so ``chatops --help`` does not load httpx, pydantic and graphql.
+    import httpx
+
+    from bot.common.errors import ChatopsError, ConfigError
+    from bot.common.redact import redact
+    from bot.config.services import load_services
+    from bot.config.settings import load_settings
+    from bot.logs.query import configured_service, parse, read, to_json
+    from bot.logs.render import logs_text
+    from bot.railway import RailwayClient, RailwayError
+
     lang = normalise_language(os.environ.get("CHATOPS_LANGUAGE"))
     try:
         settings = load_settings()

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from bot.config.settings import load_settings
-from bot.i18n import t
-from bot.store.migrate import head_revision, upgrade
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply database migrations")
@@ -15,6 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(_args: argparse.Namespace) -> int:
+    from bot.config.settings import load_settings
+    from bot.i18n import t
+    from bot.store.migrate import head_revision, upgrade
+
     settings = load_settings()
     upgrade(settings.DATABASE_URL)
     print(t("cli.migrated", settings.CHATOPS_LANGUAGE, revision=head_revision()))

@@ -9,15 +9,12 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import httpx
-
-from bot.common.errors import ConfigError
-from bot.common.redact import redact
-from bot.config.services import load_services
-from bot.config.settings import load_settings
 from bot.i18n import normalise_language, plain_date, t
-from bot.railway import Deployment, RailwayClient, RailwayError, format_time
+
+if TYPE_CHECKING:
+    from bot.railway import Deployment
 
 _MESSAGE_WIDTH = 50
 
@@ -34,6 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run_deployments(args: argparse.Namespace) -> int:
+    # Imported here, not at the top, so ``chatops --help`` does not load httpx, pydantic and graphql.
+    import httpx
+
+    from bot.common.errors import ConfigError
+    from bot.common.redact import redact
+    from bot.config.services import load_services
+    from bot.config.settings import load_settings
+    from bot.railway import RailwayClient, RailwayError
+
     try:
         settings = load_settings()
         lang = settings.CHATOPS_LANGUAGE
@@ -60,6 +66,8 @@ async def run_deployments(args: argparse.Namespace) -> int:
 
 def deployments_json(deployments: list[Deployment]) -> dict:
     """The language-neutral ``--json`` shape."""
+    from bot.railway import format_time
+
     return {"deployments": [
         {"id": d.id, "status": d.status, "created_at": format_time(d.created_at), "commit_hash": d.commit_hash,
          "commit_message": d.commit_message, "can_rollback": d.can_rollback}

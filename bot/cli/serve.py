@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from bot.common.log import setup_logging
-from bot.config.settings import load_settings, require
-from bot.main import build
-from bot.serve import serve
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode)")
@@ -19,6 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from bot.common.log import setup_logging
+    from bot.config.settings import load_settings, require
+    from bot.main import build
+    from bot.serve import serve
+
     settings = load_settings()
     require(settings, "SLACK_BOT_TOKEN", *(["SLACK_APP_TOKEN"] if args.socket else ["SLACK_SIGNING_SECRET"]))
     setup_logging(settings.LOG_LEVEL)

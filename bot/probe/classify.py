@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import sys
 from typing import Any
 
-import aiohttp
 import httpx
 
 # What each failure means for the endpoint's verdict.
@@ -37,6 +37,20 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+class _NotLoaded(Exception):
+    """Stands for an aiohttp error class while aiohttp is not loaded: no exception is one."""
+
+
+def _aiohttp_errors() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
+    """aiohttp's (DNS, any client, server gone) error classes. Only the aiohttp transport raises them,
+    and it has loaded aiohttp by then: a probe on httpx's own transport (``chatops health <url>``) does
+    not pay for importing it."""
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is None:
+        return _NotLoaded, _NotLoaded, _NotLoaded
+    return aiohttp.ClientConnectorDNSError, aiohttp.ClientError, aiohttp.ServerDisconnectedError
+
+
 def classify_exception(exc: BaseException) -> tuple[str, str]:
     """(failure code, short technical detail) for an exception raised while sending a request.
 
@@ -46,8 +60,9 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, TimeoutError):
         return "timeout", "timed out"
     chain = _chain(exc)
+    dns_error, client_error, server_gone = _aiohttp_errors()
     text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, socket.gaierror | aiohttp.ClientConnectorDNSError) for e in chain) or any(
+    if any(isinstance(e, (socket.gaierror, dns_error)) for e in chain) or any(
             s in text for s in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
                                 "no address associated", "temporary failure in name resolution")):
         return "dns", "DNS lookup failed"
@@ -57,9 +72,9 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
            for e in chain) or "connection refused" in text:
         return "refused", "connection refused"
     if any(isinstance(e, TimeoutError) for e in chain) or (
-            isinstance(exc, httpx.TimeoutException) and not any(isinstance(e, aiohttp.ClientError) for e in chain)):
+            isinstance(exc, httpx.TimeoutException) and not any(isinstance(e, client_error) for e in chain)):
         return "timeout", "timed out"
-    if any(isinstance(e, httpx.RemoteProtocolError | aiohttp.ServerDisconnectedError) for e in chain):
+    if any(isinstance(e, (httpx.RemoteProtocolError, server_gone)) for e in chain):
         return "closed", "connection closed without a response"
     if isinstance(exc, httpx.TooManyRedirects):
         return "redirect_loop", "too many redirects"
