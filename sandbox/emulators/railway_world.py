@@ -99,11 +99,14 @@ class DeploymentRecord:
 
 class World:
     def __init__(self, data: Mapping[str, Any] | str | Path, *, stage_seconds: float = 0.2,
-                 now: float | None = None) -> None:
+                 now: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        """``clock`` tells the time deployments progress by: a test may set it, to see each stage at a
+        moment it chooses however busy the machine is."""
         if not isinstance(data, Mapping):
             data = json.loads(Path(data).read_text(encoding="utf-8"))
         self.stage_seconds = stage_seconds
-        self.loaded_at = time.time() if now is None else now
+        self.clock = clock
+        self.loaded_at = clock() if now is None else now
         self.projects: dict[str, dict[str, Any]] = {}
         self.environments: dict[str, dict[str, Any]] = {}
         self.services: dict[str, dict[str, Any]] = {}
@@ -186,7 +189,7 @@ class World:
 
     def settle(self, now: float | None = None) -> None:
         """Move progressing deployments along their stages; replace the active one on success."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         pending = sorted((d for d in self.deployments.values() if d.outcome), key=lambda d: d.created_at)
         for dep in pending:
             stage = int((now - dep.created_at) // self.stage_seconds) if self.stage_seconds > 0 else len(STAGES)
@@ -221,7 +224,7 @@ class World:
         """Add a deployment ("a bad deploy lands"). With ``status`` it is settled at once (a SUCCESS or
         CRASHED one replaces the active deployment unless ``replace`` is false, as when a world file is
         loaded); without, it progresses through the stages to ``outcome`` (default SUCCESS)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         svc = self.service(service)
         env = self.environment(environment, svc["projectId"]) if environment else self._only_environment(svc)
         created = parse_when(created_at, now) if created_at is not None else now
@@ -267,7 +270,7 @@ class World:
             outcome = target.rollback_outcome
         else:
             outcome, self.next_outcome = self.next_outcome or "SUCCESS", None
-        now = time.time()
+        now = self.clock()
         dep = self.add_deployment(target.service_id, environment=target.environment_id, outcome=outcome,
                                   meta={**target.meta, "reason": reason}, url=target.url, now=now)
         live = now + len(STAGES) * self.stage_seconds
