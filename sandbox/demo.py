@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bot.render.terminal import blocks_to_text
 from bot.slack.action_ids import ActionId
 from bot.store.migrate import upgrade_async
 from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.railway_world import DeploymentRecord
 from sandbox.emulators.signer import SlackRequestSigner
 from sandbox.emulators.slack import SlackEmulator
 from sandbox.emulators.target import TargetEmulator
@@ -284,15 +286,28 @@ BAD_LOGS = [
 ]
 
 
-async def follow_deployments(sb: Sandbox, bad_id: str) -> None:
-    """The target's health follows what runs on Railway: broken while the bad deploy is active."""
+def target_follows(sb: Sandbox, bad_id: str) -> Callable[[DeploymentRecord], None]:
+    """The target's health follows what runs on Railway: broken while the bad deploy is active.
+
+    The world calls it as a deployment finishes, in the same step: the bot's post-rollback check, which
+    probes the target as soon as Railway says SUCCESS, can never find the target still acting the bad
+    deploy (a polling loop here let it, on a busy machine, and the rollback was reported unhealthy)."""
     world = sb.railway.world
-    while True:
-        world.settle()
-        active = world.active(world.deployment(bad_id).service_id, world.deployment(bad_id).environment_id)
+
+    def follow(_finished: DeploymentRecord) -> None:
+        bad = world.deployments[bad_id]
+        active = world.active(bad.service_id, bad.environment_id)
         broken = active is not None and active.id == bad_id
         if sb.target.state.get("db_down_at_runtime") != broken:
             sb.target.set_state(db_down_at_runtime=broken)
+
+    return follow
+
+
+async def world_clock(sb: Sandbox) -> None:
+    """Time passes on Railway even when nobody asks: deployments reach their outcome on time."""
+    while True:
+        sb.railway.world.settle()
         await asyncio.sleep(0.1)
 
 
@@ -303,7 +318,8 @@ async def scripted_incident(conv: Conversation) -> None:
 
     conv.note("demo.step.bad_deploy")
     bad = sb.railway.world.add_deployment("backend", meta=BAD_COMMIT, logs=BAD_LOGS)
-    watcher = asyncio.create_task(follow_deployments(sb, bad.id))
+    sb.railway.world.on_finish.append(target_follows(sb, bad.id))
+    clock = asyncio.create_task(world_clock(sb))
     try:
         conv.note("demo.step.incident")
         await conv.wait_until(lambda: sb.slack.calls_to("pins.add"), timeout=30)
@@ -325,7 +341,8 @@ async def scripted_incident(conv: Conversation) -> None:
         await conv.click("U0LEO", resolve)
         await conv.wait_until(lambda: _resolved(sb), timeout=20)
     finally:
-        watcher.cancel()
+        clock.cancel()
+        await asyncio.wait([clock], timeout=5)
 
 
 def _rollback_finished(sb: Sandbox) -> bool:

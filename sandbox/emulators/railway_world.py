@@ -106,6 +106,9 @@ class World:
             data = json.loads(Path(data).read_text(encoding="utf-8"))
         self.stage_seconds = stage_seconds
         self.clock = clock
+        # Called with a deployment as it reaches its outcome, after the one it replaced was removed: in the
+        # same step, so whoever reads the new state on Railway finds every consequence already there.
+        self.on_finish: list[Callable[[DeploymentRecord], None]] = []
         self.loaded_at = clock() if now is None else now
         self.projects: dict[str, dict[str, Any]] = {}
         self.environments: dict[str, dict[str, Any]] = {}
@@ -212,6 +215,8 @@ class World:
                         and (other.status in ("SUCCESS", "SLEEPING") or other is previous)):
                     other.status, other.status_updated_at = "REMOVED", at
         dep.status, dep.status_updated_at = status, at
+        for listener in self.on_finish:
+            listener(dep)
 
     # ---- changing the world -------------------------------------------------------------------
 
