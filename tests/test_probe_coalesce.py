@@ -16,7 +16,7 @@ async def test_fifty_identical_requests_share_one_probe_run(emu, http):
     emu.set_fault("/health", "slow", ms=150)
     coalescer = Coalescer()
     svc = service(emu.url)
-    p = prober(http)
+    p = prober(http, endpoint_timeout=10, total_timeout=15)  # counts requests: none may time out before it is sent
     reports = await asyncio.gather(*(coalescer.run(probe_key(svc), lambda: p.probe_service(svc)) for _ in range(50)))
     assert len(reports) == 50 and all(r is reports[0] for r in reports)
     assert len(emu.requests_to("/health")) == 1
@@ -28,7 +28,7 @@ async def test_fifty_identical_requests_share_one_probe_run(emu, http):
 
 async def test_different_keys_do_not_share(emu, http):
     coalescer = Coalescer()
-    p = prober(http)
+    p = prober(http, endpoint_timeout=10, total_timeout=15)  # counts requests: none may time out before it is sent
     a, b = service(emu.url, name="a"), service(emu.url, name="b", profile="runbook")
     ra, rb = await asyncio.gather(coalescer.run(probe_key(a), lambda: p.probe_service(a)),
                                   coalescer.run(probe_key(b), lambda: p.probe_service(b)))
