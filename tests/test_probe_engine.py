@@ -223,11 +223,28 @@ async def test_runbook_profile_404_is_missing_drift_with_live_replacement(emu, h
     detailed = by_path(report, "/api/system/health/detailed")
     assert (detailed.verdict, detailed.status, detailed.failure) == ("missing", 404, "http_4xx")
     assert by_path(report, "/api/system/diagnostics").verdict == "ok"
-    [drift] = report.drift
+    [drift] = [d for d in report.drift if d.verdict != "promise"]
     assert (drift.path, drift.replaced_by, drift.replacement_ok) == (
         "/api/system/health/detailed", "/api/system/diagnostics", True)
     assert str(drift) == "/api/system/health/detailed → 404; /api/system/diagnostics → 200"
     assert report.verdict == "healthy" and report.reason == "healthy_drift"
+
+
+async def test_runbook_promises_the_real_backend_does_not_keep_are_drift_not_failures(emu, http):
+    """/health answers status "ok" where the runbook promises "healthy"; /api/health, "liveness with
+    CORS" in the runbook, sends no CORS headers even to an allowed origin."""
+    svc = service(emu.url, "runbook", frontend_origins=["https://www.example.org"])
+    report = await prober(http).probe_service(svc)
+    promises = {(d.path, d.field, d.seen, d.promised, d.origin) for d in report.drift if d.verdict == "promise"}
+    assert promises == {("/health", "status", "ok", "healthy", None),
+                        ("/api/health", None, None, None, "https://www.example.org")}
+    cors = by_path(report, "/api/health", "https://www.example.org")
+    assert (cors.verdict, cors.detail) == ("ok", "Origin https://www.example.org: no CORS headers")
+    assert (report.verdict, report.reason) == ("healthy", "healthy_drift")
+    # The same origin is allowed by the app: the CORS layer answers it on the routes behind it.
+    assert by_path(report, "/api/cors-debug", "https://www.example.org").verdict == "ok"
+    real_profile = await prober(http).probe_service(service(emu.url, frontend_origins=["https://www.example.org"]))
+    assert [d for d in real_profile.drift if d.verdict == "promise"] == []
 
 
 async def test_runbook_profile_replacement_sees_runtime_db_outage(emu, http):
@@ -244,7 +261,8 @@ async def test_without_auth_the_runbook_detailed_endpoint_is_skipped_and_its_rep
     assert by_path(report, "/api/system/health/detailed").verdict == "skipped"
     assert emu.requests_to("/api/system/health/detailed") == []
     assert by_path(report, "/api/system/diagnostics").fields["database"] == "FAIL"
-    assert (report.verdict, report.reason, report.drift) == ("down", "db_down_now", [])
+    assert (report.verdict, report.reason) == ("down", "db_down_now")
+    assert [d.verdict for d in report.drift] == ["promise"]  # /health says "ok", the runbook "healthy"
 
 
 async def test_same_404_is_expected_in_the_real_backend_profile(emu, http):
@@ -267,7 +285,7 @@ async def test_runbook_era_detailed_endpoint_with_auth_header(http):
             target.url + "/api/system/health/detailed", "runbook")
     finally:
         await target.stop()
-    assert ok.verdict == "healthy" and ok.drift == []
+    assert ok.verdict == "healthy" and [(d.path, d.verdict) for d in ok.drift] == [("/health", "promise")]
     e = by_path(refused, "/api/system/health/detailed")
     assert (e.status, e.verdict, e.failure) == (401, "degraded", "http_4xx")
     assert (db.reason, db.next_step) == ("db_down_now", "db")

@@ -100,6 +100,9 @@ class Prober:
                 for origin in origins:
                     jobs.append((spec, origin, asyncio.create_task(
                         self._origin(base, spec, profile, origin, cid, deadline))))
+            if spec.promises_cors and origins and not path:  # one CORS check is enough for a promise
+                jobs.append((spec, origins[0], asyncio.create_task(
+                    self._origin(base, spec, profile, origins[0], cid, deadline, promise=True))))
         try:
             await asyncio.wait([t for _, _, t in jobs], timeout=max(deadline - loop.time(), 0) + _GUARD_S)
         except asyncio.CancelledError:
@@ -135,7 +138,7 @@ class Prober:
         return {**headers, **self._auth} if auth else headers
 
     async def _one(self, base: str, spec: Endpoint, profile: Profile, cid: str, deadline: float, *,
-                   auth: bool, origin: str | None = None) -> EndpointResult:
+                   auth: bool, origin: str | None = None, promise: bool = False) -> EndpointResult:
         loop = asyncio.get_running_loop()
         own = loop.time() + self.endpoint_timeout
         headers = self._headers(cid, auth=auth)
@@ -152,7 +155,10 @@ class Prober:
             judged = v.failed(failure, spec)
             status, latency = failure.status, failure.elapsed_ms
         else:
-            judged = v.judge_origin(origin, fetched) if origin else v.judge(spec, profile, fetched)
+            if origin:
+                judged = v.judge_cors_promise(origin, fetched) if promise else v.judge_origin(origin, fetched)
+            else:
+                judged = v.judge(spec, profile, fetched)
             status, latency = fetched.status, fetched.elapsed_ms
         return EndpointResult(spec.path, url, status, latency, judged.verdict, judged.failure, judged.detail,
                               judged.fields, spec.role, judged.reason, judged.diagnose, origin)
@@ -177,8 +183,8 @@ class Prober:
         return [result, await self._one(base, replacement, profile, cid, deadline, auth=send_auth and replacement.auth)]
 
     async def _origin(self, base: str, spec: Endpoint, profile: Profile, origin: str, cid: str,
-                      deadline: float) -> list[EndpointResult]:
-        return [await self._one(base, spec, profile, cid, deadline, auth=False, origin=origin)]
+                      deadline: float, *, promise: bool = False) -> list[EndpointResult]:
+        return [await self._one(base, spec, profile, cid, deadline, auth=False, origin=origin, promise=promise)]
 
     def _bound_reached(self, base: str, spec: Endpoint, origin: str | None) -> EndpointResult:
         return EndpointResult(spec.path, base + spec.path, None, round(self.total_timeout * 1000, 1), "timeout",

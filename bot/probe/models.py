@@ -43,17 +43,28 @@ class EndpointResult:
 
 @dataclass(frozen=True)
 class Drift:
-    """An endpoint that no longer answers the way the profile (the runbook) says."""
+    """An endpoint that no longer answers the way the profile (the runbook) says.
+
+    ``promise``: it works, but not as the runbook promises (a value, or CORS headers); that alone
+    never makes a service degraded.
+    """
 
     path: str
-    verdict: str  # "missing" or "unexpected"
+    verdict: str  # "missing", "unexpected" or "promise"
     status: int | None
     detail: str
     replaced_by: str | None = None
     replacement_status: int | None = None
     replacement_ok: bool | None = None
+    # promise drift: the field (None for CORS headers), what the runbook promises and what was seen
+    field: str | None = None
+    promised: Any = None
+    seen: Any = None
+    origin: str | None = None
 
     def __str__(self) -> str:
+        if self.verdict == "promise":
+            return f"{self.path}: {self.detail}"
         head = f"{self.path} → {self.status if self.status is not None else '—'}"
         if self.replaced_by:
             answer = self.replacement_status if self.replacement_status is not None else "—"

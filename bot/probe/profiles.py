@@ -91,10 +91,23 @@ class Endpoint(_Model):
     on_demand: bool = False
     # Also GET this path once per frontend origin of the service, with that Origin header.
     origin_check: bool = False
+    # What the runbook promises this endpoint answers, by field name (of ``fields``): another value is
+    # reported as drift, not as a failure. E.g. {status = "healthy"}.
+    promises: dict[str, Any] = {}
+    # The runbook promises CORS headers here: checked once with the service's first frontend origin,
+    # and their absence is reported as drift.
+    promises_cors: bool = False
     # For people reading the TOML.
     note: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _promised_fields(self) -> Endpoint:
+        unknown = [k for k in self.promises if k not in self.fields]
+        if unknown:
+            raise ValueError(f"promises.{unknown[0]}: name a key of fields")
+        return self
 
     @field_validator("shape")
     @classmethod

@@ -206,6 +206,36 @@ def failed(failure: FetchFailure, spec: Endpoint) -> Judgement:
 # ---- the service as a whole ---------------------------------------------------------------------
 
 
+def judge_cors_promise(origin: str, fetched: Fetched) -> Judgement:
+    """A GET with ``Origin`` to an endpoint the runbook says sends CORS headers: only whether it does."""
+    if not 200 <= fetched.status < 300:
+        return judge_origin(origin, fetched)
+    acao = fetched.headers.get("access-control-allow-origin")
+    if acao is None:
+        return Judgement("ok", None, f"Origin {origin}: no CORS headers", {})
+    return Judgement("ok", None, f"Origin {origin}: Access-Control-Allow-Origin {clean_value('acao', acao)}",
+                     {"allowOrigin": clean_value("acao", acao)})
+
+
+def _promise_drift(results: list[EndpointResult], profile: Profile) -> list[Drift]:
+    """Endpoints that work but do not keep the runbook's promises (a value, CORS headers)."""
+    out = []
+    for r in results:
+        spec = profile.endpoint(r.path)
+        if spec is None or r.verdict != "ok":
+            continue
+        if r.origin is None:
+            for name, promised in spec.promises.items():
+                seen = r.fields.get(name)
+                if seen is not None and not _eq(seen, promised):
+                    out.append(Drift(r.path, "promise", r.status, f"{name}={_show(seen)}, runbook: {_show(promised)}",
+                                     field=name, promised=promised, seen=seen))
+        elif spec.promises_cors and "allowOrigin" not in r.fields:
+            out.append(Drift(r.path, "promise", r.status, f"no CORS headers for Origin {r.origin}",
+                             origin=r.origin))
+    return out
+
+
 def find_drift(results: list[EndpointResult], profile: Profile) -> list[Drift]:
     by_path = {r.path: r for r in results if r.origin is None}
     out = []
@@ -219,7 +249,7 @@ def find_drift(results: list[EndpointResult], profile: Profile) -> list[Drift]:
                          replaced_by=spec.replaced_by if spec else None,
                          replacement_status=replacement.status if replacement else None,
                          replacement_ok=(replacement.verdict == "ok") if replacement else None))
-    return out
+    return out + _promise_drift(results, profile)
 
 
 def _priority(profile: Profile, code: str) -> int:
@@ -263,7 +293,7 @@ def summarise(results: list[EndpointResult], drift: list[Drift],
             return verdict, best.reason or "", _args(best, **_observed(results)), best.diagnose
         first = problems[0]
         return "degraded", "endpoint_failed", _args(first), first.diagnose
-    broken = [d for d in drift if not d.replacement_ok]
+    broken = [d for d in drift if d.verdict != "promise" and not d.replacement_ok]
     if broken:
         return "degraded", "drift", {"n": len(drift), "path": broken[0].path, "detail": str(broken[0])}, None
     skipped = sum(1 for r in results if r.verdict == "skipped")

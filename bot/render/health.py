@@ -48,7 +48,11 @@ def drift_text(drift: Drift, lang: str, *, slack: bool = True) -> str:
     args = {"path": esc(drift.path), "status": drift.status if drift.status is not None else "—",
             "detail": esc(drift.detail), "replacement": esc(drift.replaced_by or ""),
             "replacement_status": drift.replacement_status if drift.replacement_status is not None else "—"}
-    if drift.verdict == "unexpected":
+    if drift.verdict == "promise":
+        key = "promise_value" if drift.field else "promise_cors"
+        args.update(field=esc(drift.field or ""), promised=esc(str(drift.promised)), seen=esc(str(drift.seen)),
+                    origin=esc(drift.origin or ""))
+    elif drift.verdict == "unexpected":
         key = "unexpected"
     elif drift.replaced_by and drift.replacement_ok:
         key = "replaced_ok"
