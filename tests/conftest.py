@@ -14,6 +14,7 @@ from bot.config.services import ServicesFile, parse_services
 from bot.config.settings import Settings, load_settings
 from bot.store.migrate import upgrade_async
 from sandbox.runner import RunningBot, start_bot
+from tests import shared
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -148,3 +149,31 @@ async def rollback_env() -> AsyncIterator:
     yield RollbackEnv(railway, target)
     await target.stop()
     await railway.stop()
+
+
+# ---- tests that read ../shared (tests/shared.py) ----------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    shared.current_test = item
+    try:
+        yield
+    finally:
+        shared.current_test = None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if shared.needs_shared(item) and not shared.available():
+        if shared.under_ci():
+            pytest.fail(f"{shared.SHARED} is missing under CI=true; this test reads reference files from it")
+        pytest.skip(f"needs ../shared ({shared.SHARED} is missing)")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the tests that did not run for want of ../shared, so a contributor knows what CI runs more."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.keywords.get(shared.MARKER)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests need ../shared: skipped")
+        for report in skipped:
+            terminalreporter.write_line(f"  {report.nodeid}")

@@ -67,6 +67,7 @@ DOC_CASES = [
 ]
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize(("fragment", "pattern"), [c for c in DOC_CASES if c[1]])
 def test_real_lines_from_the_reference_match(fragment: str, pattern: str) -> None:
     line = _doc_line(fragment)
@@ -74,6 +75,7 @@ def test_real_lines_from_the_reference_match(fragment: str, pattern: str) -> Non
     assert result.count(pattern) == 1, (line, result.matched)
 
 
+@pytest.mark.shared
 def test_the_doc_lines_do_not_all_match_everything() -> None:
     """Each doc line triggers its own pattern and not the unrelated ones (no catch-all regex)."""
     boot = scan([_doc_line("SERVER_BOOT_OK")])
@@ -82,6 +84,7 @@ def test_the_doc_lines_do_not_all_match_everything() -> None:
     assert "encryption_key_invalid" not in ok.matched and "encryption_key_validation_failed" not in ok.matched
 
 
+@pytest.mark.shared
 def test_db_retry_line_with_its_indented_error_is_one_block() -> None:
     text = _doc_line("Database connection attempt N/5 failed").replace("N/5", "2/5")
     entries = [text, "   Error: P1000: Authentication failed against database server at `db.example`, the provided "

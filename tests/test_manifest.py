@@ -51,18 +51,21 @@ def _validator(name: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema, registry=registry)
 
 
+@pytest.mark.shared
 def test_every_manifest_schema_is_covered():
     folder = shared_path("slack/manifest-schema")
     present = {p.name for p in folder.glob("*.json") if "Manifest" in json.loads(p.read_text())["title"]}
     assert present == set(SCHEMA_FILES)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", SCHEMA_FILES)
 def test_manifest_is_valid(name):
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in _validator(name).iter_errors(_manifest())]
     assert errors == []
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", SCHEMA_FILES)
 @pytest.mark.parametrize("breakage", ["command without description", "command without slash", "unknown key"])
 def test_validator_catches_a_broken_manifest(name, breakage):
@@ -91,6 +94,7 @@ def test_commands_scopes_and_urls():
     assert manifest["features"]["bot_user"] == {"display_name": "chatops", "always_online": True}
 
 
+@pytest.mark.shared
 def test_every_bot_scope_is_a_documented_slack_scope():
     """The schema takes any string as a scope, so check each against Slack's documentation we hold:
     the platform notes (granular bot scopes) and the Web API spec's per-method scopes."""

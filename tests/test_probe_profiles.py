@@ -24,6 +24,7 @@ def test_builtin_profiles():
     assert detailed.auth and detailed.replaced_by == "/api/system/diagnostics"
 
 
+@pytest.mark.shared
 def test_runbook_profile_lists_what_the_runbook_lists():
     text = shared_path("reference/runbook-es.md").read_text(encoding="utf-8")
     table = text[text.index("### Health Endpoints"):]
@@ -31,6 +32,7 @@ def test_runbook_profile_lists_what_the_runbook_lists():
     assert listed == RUNBOOK_ENDPOINTS
 
 
+@pytest.mark.shared
 def test_real_backend_profile_covers_the_seven_endpoints_and_the_live_db_check():
     text = shared_path("reference/target-backend.md").read_text(encoding="utf-8")
     documented = re.findall(r"^### 2\.\d `GET ([^`]+)`", text, re.M)

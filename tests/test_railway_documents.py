@@ -33,6 +33,7 @@ def _errors(schema: graphql.GraphQLSchema, document: str) -> list[str]:
     return [e.message for e in graphql.validate(schema, graphql.parse(document))]
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", sorted(ALL_DOCUMENTS))
 def test_document_is_valid_against_railways_schema(real_schema, name):
     assert _errors(real_schema, ALL_DOCUMENTS[name]) == []
@@ -51,6 +52,7 @@ def test_each_document_holds_one_operation_named_as_its_key(name):
     assert (ops[0].operation == graphql.OperationType.MUTATION) == (name in MUTATIONS)
 
 
+@pytest.mark.shared
 def test_validation_can_fail_the_docs_rollback_with_a_selection_is_invalid(real_schema):
     # Railway's docs select { id status } on deploymentRollback, which returns Boolean!.
     errors = _errors(real_schema, 'mutation { deploymentRollback(id: "d") { id status } }')
@@ -60,6 +62,7 @@ def test_validation_can_fail_the_docs_rollback_with_a_selection_is_invalid(real_
     assert errors and "successfulOnly" in errors[0]
 
 
+@pytest.mark.shared
 def test_fallback_schema_is_a_faithful_subset_of_railways(real_schema, min_schema):
     """Same fields, arguments and types as Railway's schema, so the fallback cannot drift."""
     for name, mine in min_schema.type_map.items():

@@ -30,6 +30,7 @@ from tests.test_diagnose_cli import SCHEMA, _configure
 CHANNEL = "C0OPS"
 
 
+@pytest.mark.shared
 def test_the_fixtures_are_what_the_backend_printed() -> None:
     record = shared_path("reference/real-backend-observed.md").read_text(encoding="utf-8")
     quoted = [*real.HEALTHY_BOOT, *real.own_probe_lines(), *real.redis_refused_block(),

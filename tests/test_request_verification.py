@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.slack import signing
 from tests.shared import shared_path
 
@@ -16,6 +18,7 @@ def _vector_body() -> bytes:
     return line.encode()
 
 
+@pytest.mark.shared
 def test_slack_test_vector_is_accepted_inside_the_window():
     body = _vector_body()
     assert signing.expected_signature(SECRET, TIMESTAMP, body) == EXPECTED
@@ -23,6 +26,7 @@ def test_slack_test_vector_is_accepted_inside_the_window():
     assert signing.is_valid(SECRET, body, TIMESTAMP, EXPECTED, now=int(TIMESTAMP) - 300)
 
 
+@pytest.mark.shared
 def test_outside_the_window_wrong_secret_or_missing_parts_are_rejected():
     body = _vector_body()
     assert not signing.is_valid(SECRET, body, TIMESTAMP, EXPECTED, now=int(TIMESTAMP) + 301)

@@ -26,6 +26,7 @@ def _doc_example(after: str) -> dict:
     return json.loads(block.group(1))
 
 
+@pytest.mark.shared
 async def test_cors_debug_matches_the_recorded_run(emu, raw):
     recorded = _doc_example("No Origin [run]:")
     body = (await raw.get(emu.url + "/api/cors-debug")).json()
@@ -33,6 +34,7 @@ async def test_cors_debug_matches_the_recorded_run(emu, raw):
     assert set(body) == set(recorded)
 
 
+@pytest.mark.shared
 async def test_ready_and_version_bodies_have_the_recorded_keys(emu, raw):
     ready = await raw.get(emu.url + "/ready")
     assert set(ready.json()) == set(_doc_example("Ready (200) [run]:"))
