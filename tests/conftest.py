@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -91,6 +93,8 @@ def signer():
 
 
 def bot_settings(slack_url: str, database_url: str, **extra) -> Settings:
+    # Rows a stopping test bot could not write go to the temp folder, never into the checkout.
+    extra.setdefault("CHATOPS_AUDIT_SPILL_PATH", Path(tempfile.gettempdir()) / "chatops-tests-audit-spill.jsonl")
     return load_settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                          SLACK_API_URL=slack_url + "/api/", DATABASE_URL=database_url, **extra)
 

@@ -33,7 +33,7 @@ AUDIT_WRITE_FAILURES = Counter("chatops_audit_write_failures_total",
                                "Audit batch writes that failed while the database was unreachable")
 MONITOR_ROUNDS = Counter("chatops_monitor_rounds_total", "Monitor rounds started")
 MONITOR_LATE_ROUNDS = Counter("chatops_monitor_late_rounds_total",
-                              "Monitor rounds skipped because an earlier round ran past its interval")
+                              "Monitor rounds that ran past their interval (the next ones are skipped, not stacked)")
 MONITOR_SKIPPED = Counter("chatops_monitor_skipped_probes_total",
                           "Services not probed in a round because their previous probe was still running")
 MONITOR_PROBES = Counter("chatops_monitor_probes_total", "Monitor probes by kind (watch: readiness and live "

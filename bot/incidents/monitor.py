@@ -79,7 +79,10 @@ class Monitor:
         self.skipped = 0  # probes skipped because the service's previous one was still running
         self._slots = asyncio.Semaphore(settings.max_concurrent_probes)
         self._in_flight: set[str] = set()
+        self._probes: set[asyncio.Task] = set()
         self._reports: list[ServiceReport] = []
+        # Read when /metrics is scraped, so a replica's share shows as soon as its view of the others changes.
+        prom.MONITOR_OWNED.set_function(lambda: sum(self.owns(s.name) for s in self.rt.config.services))
 
     def state(self, service: str) -> ServiceState | None:
         """What this replica's monitor has seen of ``service`` (None when it has not watched it)."""
@@ -100,15 +103,17 @@ class Monitor:
                 await self._guard(self.round(round_start))
                 round_start += interval
                 behind = loop.time() - round_start
-                if behind > 0:  # a round took longer than its interval: skip ahead, never stack rounds
+                if behind > 0:  # the round ran past its interval: skip ahead, never stack rounds
                     missed = int(behind // interval) + 1
-                    self.late_rounds += missed
-                    prom.MONITOR_LATE_ROUNDS.inc(missed)
-                    logger.warning("monitor round ran past its interval", extra={"missed_rounds": missed})
+                    self.late_rounds += 1
+                    prom.MONITOR_LATE_ROUNDS.inc()
+                    logger.warning("monitor round ran past its interval", extra={"skipped_rounds": missed})
                     round_start += missed * interval
         finally:
             writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            for task in self._probes:
+                task.cancel()
+            await asyncio.gather(writer, *self._probes, return_exceptions=True)
             await self._flush()
 
     async def _guard(self, work) -> None:
@@ -118,19 +123,23 @@ class Monitor:
             logger.exception("monitor round failed")
 
     async def round(self, start: float | None = None) -> None:
-        """Probe each owned service once, at its phase of the interval from ``start`` (at once without it)."""
+        """Probe each owned service once, at its phase of the interval from ``start`` (at once without it).
+
+        Ownership is asked at each service's moment, so services a dead replica leaves are probed in the
+        round that is running when this replica learns of it."""
         loop = asyncio.get_running_loop()
         interval = self.settings.interval_seconds
         open_now = {i.service: i for i in await store.open_incidents(self.rt.store)}
         full_round = self.ticks % self.settings.full_check_every == 0
-        services = [s for s in self.rt.config.services if self.owns(s.name)]
-        prom.MONITOR_OWNED.set(len(services))
+        services = list(self.rt.config.services)
         if start is not None:
             services.sort(key=lambda s: phase(s.name, interval))
         probes = []
         for service in services:
             if start is not None:
                 await asyncio.sleep(max(0.0, start + phase(service.name, interval) - loop.time()))
+            if not self.owns(service.name):
+                continue
             if service.name in self._in_flight:
                 self.skipped += 1
                 prom.MONITOR_SKIPPED.inc()
@@ -138,8 +147,11 @@ class Monitor:
             state = self.states.get(service.name)
             full = full_round or service.name in open_now or (state is not None and state.failures > 0)
             self._in_flight.add(service.name)
-            probes.append(asyncio.create_task(self._watch(service, full, open_now.get(service.name)),
-                                              name=f"monitor-{service.name}"))
+            task = asyncio.create_task(self._watch(service, full, open_now.get(service.name)),
+                                       name=f"monitor-{service.name}")
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
+            probes.append(task)
         if start is None:
             await asyncio.gather(*probes)
             await self._flush()
