@@ -23,7 +23,7 @@ from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import pgconnect
 from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
-from playbooks.dependencies import dependencies
+from playbooks.dependencies import dependencies, others_text
 from playbooks.evidence import Outcome, Unavailable, attempt
 from playbooks.pgconnect import BadUrl, ConnectResult, DbUrl
 
@@ -47,6 +47,7 @@ class Facts:
     logs: LogScan | None = None
     log_lines: int = 0
     refused: tuple[ConnectionErrors, ...] = ()  # network errors naming the database's address
+    others: tuple[ConnectionErrors, ...] = ()  # ... naming neither the database nor Redis
     logs_error: str | None = None
     ready: tuple[str, Judgement] | None = None
     ready_error: str | None = None
@@ -127,7 +128,8 @@ async def gather_facts(ctx: PlaybookContext) -> Facts:
     facts.live, facts.live_error = _store(live)
     if logs.ok:
         facts.logs, facts.log_lines = logs.value
-        facts.refused = tuple((await dependencies(ctx)).split(facts.logs)["database"])
+        owned = (await dependencies(ctx)).split(facts.logs)
+        facts.refused, facts.others = tuple(owned["database"]), tuple(owned["other"])
     else:
         facts.logs_error = logs.error
     return facts
@@ -224,7 +226,7 @@ def _log_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:
     if counts:
         return [Evidence(check, ctx.t("db.seen.logs_errors", counts=counts, line=_latest_line(f)), False)]
     key = "db.seen.logs_connected" if f.logs.count("db_connected") else "db.seen.logs_clean"
-    return [Evidence(check, ctx.t(key, n=f.log_lines), True)]
+    return [Evidence(check, ctx.t(key, n=f.log_lines) + others_text(ctx, list(f.others)), True)]
 
 
 def _endpoint_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:

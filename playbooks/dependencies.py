@@ -81,6 +81,14 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def others_text(ctx: PlaybookContext, errors: list[ConnectionErrors]) -> str:
+    """``"; 12 × ECONNREFUSED to another dependency (10.0.0.5:9200)"`` for errors neither playbook owns."""
+    if not errors:
+        return ""
+    parts = [ctx.t("deps.other", n=e.count, codes="/".join(e.codes), address=e.address) for e in errors[:3]]
+    return "; " + ", ".join(parts)
+
+
 async def _from_variables(ctx: PlaybookContext) -> Dependencies | None:
     found = await attempt(ev.variables(ctx))
     if not found.ok:

@@ -23,7 +23,7 @@ from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import redisconnect
 from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
-from playbooks.dependencies import dependencies
+from playbooks.dependencies import dependencies, others_text
 from playbooks.evidence import Unavailable, attempt
 from playbooks.redisconnect import BadRedisUrl, PingResult, RedisUrl
 
@@ -50,6 +50,7 @@ class Facts:
     log_lines: int = 0
     logs_error: str | None = None
     refused: tuple[ConnectionErrors, ...] = ()
+    others: tuple[ConnectionErrors, ...] = ()  # network errors naming neither Redis nor the database
     report: tuple[str, Judgement] | None = None
     report_error: str | None = None
 
@@ -141,7 +142,8 @@ async def gather_facts(ctx: PlaybookContext) -> Facts:
         facts.report_error = report.error
     if logs.ok:
         facts.logs, facts.log_lines = logs.value
-        facts.refused = tuple((await dependencies(ctx)).split(facts.logs)["redis"])
+        owned = (await dependencies(ctx)).split(facts.logs)
+        facts.refused, facts.others = tuple(owned["redis"]), tuple(owned["other"])
     else:
         facts.logs_error = logs.error
     return facts
@@ -210,7 +212,8 @@ def _log_evidence(ctx: PlaybookContext, f: Facts) -> list[Evidence]:
         return [Evidence(check, f.logs_error, None)]
     assert f.logs is not None
     if not f.refused:
-        return [Evidence(check, ctx.t("redis.seen.logs_clean", n=f.log_lines), True)]
+        return [Evidence(check, ctx.t("redis.seen.logs_clean", n=f.log_lines) + others_text(ctx, list(f.others)),
+                         True)]
     counts = ", ".join(f"{e.count} × {'/'.join(e.codes)} ({e.address})" for e in f.refused)
     first, last = f.refused[0].first, f.refused[0].last
     span = (last.timestamp - first.timestamp).total_seconds() if first.timestamp and last.timestamp else None

@@ -39,10 +39,11 @@ _WINSTON = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z? \[(?
 _CUT_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)(?!\d+(?:[/\s?#]|$))(?![^\s]*@)\S+")
 # That warning line may print a value without any scheme at all: keep nothing after it.
 _BAD_URL_LINE = re.compile(r"(DATABASE_URL tiene formato inválido:?).*")
-# Node's network errors: "connect ECONNREFUSED host:port", "connect ETIMEDOUT host:port",
-# "getaddrinfo ENOTFOUND host" (no port).
+# Node's network errors: "connect ECONNREFUSED host:port" (IPv6 unbracketed: "fd12::7:5432"),
+# "connect ETIMEDOUT host:port", "getaddrinfo ENOTFOUND host" (no port).
 CONNECTION_ERROR = re.compile(r"\b(?P<code>ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|ECONNRESET)"
-                              r"\s+(?P<address>\[[0-9a-fA-F:]+\](?::\d+)?|[\w.-]+(?::\d+)?)")
+                              r"\s+(?P<address>\[[0-9a-fA-F:]+\](?::\d+)?|[0-9a-fA-F]*::?[0-9a-fA-F:]*:\d+"
+                              r"|[\w.-]+(?::\d+)?)")
 _REDIS_HEAD = re.compile(r"(?i)redis (connection )?error|\[ioredis\]")
 MAX_TEXT = 240
 _MAX_INPUT = 1000  # redaction cost grows with length: cut absurd lines first
@@ -134,7 +135,8 @@ def split_address(address: str) -> tuple[str, int | None]:
         host, _, rest = address[1:].partition("]")
         port = rest.removeprefix(":")
     else:
-        host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+        # "host:port", or an IPv6 address as Node prints it ("fd12::7:5432": the last part is the port)
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
     return host.lower(), int(port) if port.isdigit() else None
 
 
