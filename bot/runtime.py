@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.common.jobs import JobPool
+from bot.common.responses import ResponseDeliveries
 from bot.config.services import ServicesFile
 from bot.config.settings import Settings
 from bot.i18n.people import UserLanguages
@@ -58,6 +59,7 @@ class Runtime:
     audit: AuditWriter
     user_languages: UserLanguages
     prober: Prober
+    responses: ResponseDeliveries
     railway: RailwayClient | None = None  # None without a Railway token
     recent_triggers: RecentTriggers = field(default_factory=RecentTriggers)
     tasks: set[asyncio.Task] = field(default_factory=set)
@@ -87,10 +89,13 @@ class Runtime:
 
         Long tasks (a rollback being followed) are cancelled: the next start resumes them from the
         database, or reports them as interrupted."""
+        started = asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(self.jobs.join(), grace_seconds)
         except TimeoutError:
             logger.warning("stopping with follow-ups still queued")
+        await self.responses.drain(max(0.5, grace_seconds - (asyncio.get_running_loop().time() - started)))
+        await self.responses.close()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -123,7 +128,8 @@ def build_runtime(settings: Settings, config: ServicesFile, *, http: httpx.Async
         slack=slack,
         user_languages=UserLanguages(slack),
         jobs=JobPool(settings.CHATOPS_WORKERS, settings.CHATOPS_QUEUE_SIZE),
-        audit=AuditWriter(store, spill_path=settings.CHATOPS_AUDIT_SPILL_PATH),
+        audit=(audit := AuditWriter(store, spill_path=settings.CHATOPS_AUDIT_SPILL_PATH)),
+        responses=ResponseDeliveries(slack, audit.received),
         railway=railway,
         prober=Prober(http, auth_header=settings.CHATOPS_HEALTH_AUTH,
                       endpoint_timeout=settings.CHATOPS_PROBE_TIMEOUT_SECONDS,

@@ -139,6 +139,7 @@ language = "{self.lang}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await self.bot.rt.jobs.join()
+            await self.bot.rt.responses.drain(max(0.0, deadline - time.monotonic()))
             busy = [task for task in self.bot.rt.tasks if not task.done() and task.get_name().startswith("rollback-")]
             if not busy:
                 return

@@ -34,6 +34,7 @@ async def _health(bot, slack, signer, text: str = "backend") -> tuple[httpx.Resp
             "/health", text, user_id="U1", channel_id=CHANNEL,
             response_url=slack.response_url(channel=CHANNEL))).body, headers=req.headers)
     await bot.rt.jobs.join()
+    await bot.rt.responses.drain(10)  # the answers leave after the job, outside the pool
     posted = [r.payload for r in slack.responses[before:] if r.payload.get("response_type") == "in_channel"]
     return resp, (posted[0] if posted else None)
 
@@ -143,4 +144,5 @@ async def test_a_full_pool_answers_busy_at_once_and_loses_nothing_it_accepted(ma
     assert "busy" in answers[2]
     await eventually(lambda: len(slack.responses) >= 2, timeout=10)
     await bot.rt.jobs.join()
+    await bot.rt.responses.drain(10)  # the answers leave after the job, outside the pool
     assert len([r for r in slack.responses if r.payload.get("response_type") == "in_channel"]) == 2

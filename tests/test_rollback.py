@@ -164,6 +164,7 @@ async def test_twenty_concurrent_approvals_reach_railway_once(db_url, make_bot, 
     assert done.status == actions.SUCCEEDED
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
     await bot.rt.jobs.join()
+    await bot.rt.responses.drain(10)  # the answers leave after the job, outside the pool
     assert _ephemerals(slack).count("already") >= 19 - 1  # every loser is told (replayed ones excepted)
 
 
@@ -284,6 +285,7 @@ async def test_bad_input_gets_a_clear_answer(make_bot, slack, signer, rollback_e
     resp = await _post(bot.slack_url, signer.slash_command("/rollback", text, user_id="U0ANA", channel_id=CHANNEL,
                                                            response_url=slack.response_url(channel=CHANNEL)))
     await bot.rt.jobs.join()
+    await bot.rt.responses.drain(10)  # the answers leave after the job, outside the pool
     said = resp.text + _ephemerals(slack)
     assert expected in said
     assert slack.calls_to("chat.postMessage") == []

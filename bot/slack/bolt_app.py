@@ -18,6 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.common import log, metrics
+from bot.common.responses import Origin
 from bot.i18n import t
 from bot.runtime import Runtime
 from bot.slack.request import InvalidRequest, RequestInfo
@@ -60,6 +61,8 @@ def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncAp
             return BoltResponse(status=200, body=_ephemeral(text))
         context["correlation_id"] = cid
         context["request_info"] = info
+        # Answers go through bot.common.responses (short timeouts, a fallback, outside the pool), not Bolt's.
+        context["respond"] = rt.responses.responder(Origin(info.response_url, info.user_id, info.channel_id, cid))
         context["lang"] = rt.language_for(info.channel_id)
         # What only this person sees: their Slack locale once known (looked up after the ack).
         context["user_lang"] = rt.user_languages.cached(info.user_id) or context["lang"]
