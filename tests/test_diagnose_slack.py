@@ -41,9 +41,22 @@ async def test_diagnose_all_posts_every_finding_in_the_channel(make_bot, slack, 
     payload = posted[0].payload
     assert payload["response_type"] == "in_channel" and payload["text"]
     blocks = json.dumps(payload["blocks"], ensure_ascii=False)
-    for name in ("db", "cors", "jwt", "memory"):
+    for name in ("db", "redis", "cors", "jwt", "memory"):
         assert name in blocks.lower()
     assert len(payload["blocks"]) <= 50
+
+
+async def test_diagnose_redis_runs_the_redis_playbook_and_says_what_it_could_not_check(make_bot, slack, signer,
+                                                                                     rollback_env):
+    bot = await make_bot(rollback_env.config(), **rollback_env.settings())
+    resp = await _post(bot, signer.slash_command("/diagnose", "redis backend", user_id="U0ANA", channel_id=CHANNEL,
+                                                 response_url=slack.response_url(channel=CHANNEL)))
+    assert "Running `redis` on `backend`" in resp.json()["text"]
+    posted = await eventually(lambda: slack.responses or None, timeout=20)
+    blocks = json.dumps(posted[0].payload["blocks"], ensure_ascii=False)
+    assert "*Redis* —" in blocks and "Database" not in blocks
+    # The services file names no Redis service: the comparison did not run, and the finding says why.
+    assert "`redis_service_id` of `backend` is not set in the services file" in blocks
 
 
 async def test_the_diagnose_button_from_a_health_report_runs_that_playbook(make_bot, slack, signer, rollback_env):
