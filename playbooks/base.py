@@ -157,3 +157,19 @@ def verdict_of(evidence: list[Evidence] | tuple[Evidence, ...]) -> Verdict:
     if any(e.ok for e in evidence):
         return "ok"
     return "unknown"
+
+
+def conclude(ctx: PlaybookContext, name: str, evidence: list[Evidence], cause: str, steps: list[str],
+             kinds: list[str]) -> Finding:
+    """A playbook's Finding from its evidence and diagnosis: a diagnosed fix is a problem too; evidence
+    that says nothing gets the ``<name>.cause.unknown`` sentence, a failed check without a diagnosis the
+    ``<name>.cause.partial`` one; the changes in ``kinds`` are offered only for a problem."""
+    service = ctx.service.name
+    verdict = "problem" if steps else verdict_of(evidence)
+    if verdict == "unknown":
+        cause, steps = ctx.t(f"{name}.cause.unknown"), [ctx.t(f"{name}.fix.more_evidence")]
+    if verdict == "problem" and not steps:
+        cause, steps, kinds = ctx.t(f"{name}.cause.partial"), [ctx.t(f"{name}.fix.logs", service=service)], []
+    actions = tuple(Action(kind, service, name, f"diagnose.action.{kind}")  # type: ignore[arg-type]
+                    for kind in kinds) if verdict == "problem" else ()
+    return Finding(name, verdict, cause, tuple(evidence), tuple(steps), actions)

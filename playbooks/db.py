@@ -22,7 +22,7 @@ from bot.changes.logscan import ConnectionErrors, LogScan
 from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import pgconnect
-from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
+from playbooks.base import Evidence, Finding, Playbook, PlaybookContext, conclude
 from playbooks.dependencies import dependencies, others_text
 from playbooks.evidence import Outcome, Unavailable, attempt
 from playbooks.pgconnect import BadUrl, ConnectResult, DbUrl
@@ -336,18 +336,7 @@ async def run(ctx: PlaybookContext) -> Finding:
     evidence = [*_url_evidence(ctx, facts, service), *_target_evidence(ctx, facts, service),
                 *_pg_evidence(ctx, facts), *_connect_evidence(ctx, facts), *_log_evidence(ctx, facts),
                 *_endpoint_evidence(ctx, facts)]
-    cause, steps, kinds = _diagnosis(ctx, facts, service)
-    if any(e.ok is False for e in evidence) or steps:
-        verdict = "problem"
-    elif any(e.ok for e in evidence):
-        verdict = "ok"
-    else:
-        verdict = "unknown"
-        cause, steps = ctx.t("db.cause.unknown"), [ctx.t("db.fix.more_evidence")]
-    if verdict == "problem" and not steps:
-        cause, steps, kinds = ctx.t("db.cause.partial"), [ctx.t("db.fix.logs", service=service)], []
-    actions = tuple(Action(kind, service, "db", f"diagnose.action.{kind}") for kind in kinds)  # type: ignore[arg-type]
-    return Finding("db", verdict, cause, tuple(evidence), tuple(steps), actions if verdict == "problem" else ())
+    return conclude(ctx, "db", evidence, *_diagnosis(ctx, facts, service))
 
 
 PLAYBOOK = Playbook(

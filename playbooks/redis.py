@@ -22,7 +22,7 @@ from bot.changes.logscan import ConnectionErrors, LogScan
 from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
 from playbooks import redisconnect
-from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
+from playbooks.base import Evidence, Finding, Playbook, PlaybookContext, conclude
 from playbooks.dependencies import dependencies, others_text
 from playbooks.evidence import Unavailable, attempt
 from playbooks.redisconnect import BadRedisUrl, PingResult, RedisUrl
@@ -283,18 +283,7 @@ async def run(ctx: PlaybookContext) -> Finding:
     evidence = [*_url_evidence(ctx, facts, service), *_target_evidence(ctx, facts, service),
                 *_status_evidence(ctx, facts), *_ping_evidence(ctx, facts), *_log_evidence(ctx, facts),
                 *_report_evidence(ctx, facts)]
-    cause, steps, kinds = _diagnosis(ctx, facts, service)
-    if any(e.ok is False for e in evidence) or steps:
-        verdict = "problem"
-    elif any(e.ok for e in evidence):
-        verdict = "ok"
-    else:
-        verdict = "unknown"
-        cause, steps = ctx.t("redis.cause.unknown"), [ctx.t("redis.fix.more_evidence")]
-    if verdict == "problem" and not steps:
-        cause, steps, kinds = ctx.t("redis.cause.partial"), [ctx.t("redis.fix.logs", service=service)], []
-    actions = tuple(Action(kind, service, "redis", f"diagnose.action.{kind}") for kind in kinds)  # type: ignore[arg-type]
-    return Finding("redis", verdict, cause, tuple(evidence), tuple(steps), actions if verdict == "problem" else ())
+    return conclude(ctx, "redis", evidence, *_diagnosis(ctx, facts, service))
 
 
 PLAYBOOK = Playbook(
