@@ -22,9 +22,8 @@ from bot.changes.runner import (
     pick_target,
 )
 from bot.changes.verification import make_verifier
-from bot.common.errors import ChatopsError
 from bot.config.services import ServiceConfig
-from bot.i18n import t
+from bot.i18n import CatalogueError, t
 from bot.railway.models import ServiceIds
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
@@ -36,14 +35,8 @@ Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person w
 ChangeFinished = Callable[[actions.ActionRequest | None, Progress], Awaitable[None]]
 
 
-class RollbackUnavailable(ChatopsError):
-    def __init__(self, key: str, **variables) -> None:
-        self.key = key
-        self.variables = variables
-        super().__init__(t(key, "en", **variables))
-
-    def message(self, lang: str | None) -> str:
-        return t(self.key, lang, **self.variables)
+class RollbackUnavailable(CatalogueError):
+    """The change cannot be asked for here (unknown service, no Railway link or token)."""
 
 
 class RequestNotPosted(RollbackRefused):

@@ -16,6 +16,8 @@ from typing import Any
 
 import jinja2
 
+from bot.common.errors import ChatopsError
+
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
 
@@ -136,6 +138,19 @@ def t(key: str, lang: str | None = None, /, **variables: Any) -> str:
         **variables,
     )
 
+
+
+class CatalogueError(ChatopsError):
+    """An error whose sentence is a catalogue key: English in logs and the audit, each reader's own
+    language through ``message(lang)``."""
+
+    def __init__(self, key: str, **variables: Any) -> None:
+        self.key = key
+        self.variables = variables
+        super().__init__(t(key, "en", **variables))
+
+    def message(self, lang: str | None) -> str:
+        return t(self.key, lang, **self.variables)
 
 def render_page(name: str, lang: str | None = None, /, **variables: Any) -> str:
     """Render a whole HTML or XML template, autoescaped (``t`` results are escaped too)."""

@@ -16,9 +16,8 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.common.errors import ChatopsError
 from bot.config.services import ServiceConfig, ServicesFile
-from bot.i18n import t
+from bot.i18n import CatalogueError
 from bot.logs.fold import LEVELS, Folded, fold
 from bot.railway import RailwayClient, format_time, parse_time
 
@@ -32,14 +31,8 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 _DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-class LogsUsage(ChatopsError):
-    def __init__(self, key: str, **variables) -> None:
-        self.key = key
-        self.variables = variables
-        super().__init__(t(key, "en", **variables))
-
-    def message(self, lang: str | None) -> str:
-        return t(self.key, lang, **self.variables)
+class LogsUsage(CatalogueError):
+    """The /logs text cannot be understood; the sentence says how to use it."""
 
 
 @dataclass(frozen=True)
