@@ -36,8 +36,20 @@ class Store:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session, session.begin():
+        """One transaction: committed when the block ends, rolled back when it raises.
+
+        Ending it (commit or rollback, then the connection back to the pool) is shielded from
+        cancellation: a task cancelled at shutdown right then would otherwise leave the pool to reset
+        the connection mid-way and log a ``CancelledError`` traceback (the demo printed one after
+        "Demo finished"). The cancellation still reaches the task once its session has ended."""
+        session = self.sessions()
+        try:
+            await session.begin()
             yield session
+        except BaseException:
+            await asyncio.shield(_end(session, commit=False))
+            raise
+        await asyncio.shield(_end(session, commit=True))
 
     async def ping(self) -> None:
         """Raise when the database does not answer within the ping timeout."""
@@ -46,6 +58,13 @@ class Store:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _end(session: AsyncSession, *, commit: bool) -> None:
+    try:
+        await (session.commit() if commit else session.rollback())
+    finally:
+        await session.close()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
