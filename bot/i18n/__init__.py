@@ -30,6 +30,8 @@ def slack_escape(value: Any) -> str:
 def format_duration(seconds: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
     if seconds is None:
         return "—"
+    if 0 < seconds < 1:  # "one check every 150 ms", not "every 0 s"
+        return f"{max(1, round(seconds * 1000))} ms"
     seconds = round(seconds)
     units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
     parts = []
