@@ -89,7 +89,9 @@ def test_commands_scopes_and_urls():
     assert settings["interactivity"] == {"is_enabled": True, "request_url": commands[0]["url"]}
     assert {c["url"] for c in commands} == {settings["interactivity"]["request_url"]}
     assert commands[0]["url"].endswith("/slack/events")
-    assert all(c["should_escape"] is False and c["description"] and c["usage_hint"] for c in commands)
+    assert all(c["description"] and c["usage_hint"] for c in commands)
+    # Only /incident names people (lead, page): with escaping on, Slack sends mentions as <@U…> ids.
+    assert {c["command"] for c in commands if c["should_escape"]} == {"/incident"}
     assert settings["socket_mode_enabled"] is False
     assert manifest["features"]["bot_user"] == {"display_name": "chatops", "always_online": True}
 

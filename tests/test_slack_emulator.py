@@ -529,3 +529,38 @@ async def test_standalone_process_prints_its_url_and_serves():
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+
+
+async def test_conversations_open_a_direct_message_then_post_in_it(emu, client):
+    opened = await client.conversations_open(users="U0ANA")
+    dm = opened["channel"]["id"]
+    assert dm.startswith("D") and "already_open" not in opened.data
+    again = await client.conversations_open(users="U0ANA", return_im=True)
+    assert again["channel"]["id"] == dm and again["already_open"] and again["channel"]["is_im"]
+    posted = await client.chat_postMessage(channel=dm, text="You are paged for INC-1")
+    assert posted["channel"] == dm and emu.messages(dm)[0]["text"] == "You are paged for INC-1"
+    assert (await client.conversations_open(channel=dm))["channel"]["id"] == dm
+
+
+@pytest.mark.parametrize("params, error", [
+    ({}, "users_list_not_supplied"),
+    ({"users": "U0NOBODY"}, "user_not_found"),
+    ({"users": "not-a-user"}, "user_not_found"),
+    ({"users": "U0ANA,U0BEN"}, "not_supported_by_emulator"),
+    ({"channel": "D0NOPE"}, "channel_not_found"),
+    ({"channel": "C0GENERAL"}, "method_not_supported_for_channel_type"),
+])
+async def test_conversations_open_errors(params, error):
+    """Raw form posts: slack_sdk itself refuses a call with neither users nor channel before sending it."""
+    async with SlackEmulator(users=USERS, usergroups=GROUPS, strict=True) as emulator, httpx.AsyncClient() as http:
+        resp = await http.post(emulator.api_url + "conversations.open", data=params,
+                               headers={"Authorization": f"Bearer {DEFAULT_BOT_TOKEN}"})
+        assert resp.json() == {"ok": False, "error": error}
+
+
+async def test_conversations_open_needs_im_write():
+    async with SlackEmulator(users=USERS, scopes=("chat:write",)) as emulator:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emulator.api_url)
+        with pytest.raises(SlackApiError) as caught:
+            await client.conversations_open(users="U0ANA")
+        assert (caught.value.response["error"], caught.value.response["needed"]) == ("missing_scope", "im:write")

@@ -11,6 +11,7 @@ REQUIRED_SCOPES: dict[str, str] = {
     "channels:read": "conversations.info on public channels",
     "groups:read": "conversations.info on private channels the bot is in",
     "pins:write": "pin the incident summary",
+    "im:write": "conversations.open: page the on-call person by direct message",
     "users:read": "users.info: display names and each person's language",
     "usergroups:read": "usergroups.users.list: approvers and responders by user group",
 }

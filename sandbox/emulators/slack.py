@@ -57,8 +57,11 @@ RATE_WINDOW = 60.0
 RATE_TIERS = {
     "apps.connections.open": 1, "auth.test": 100, "chat.postMessage": 60, "chat.postEphemeral": 100,
     "chat.update": 50, "conversations.create": 20, "conversations.info": 50, "conversations.invite": 50,
-    "conversations.join": 50, "pins.add": 20, "users.info": 100, "usergroups.users.list": 20,
+    "conversations.join": 50, "conversations.open": 50, "pins.add": 20, "users.info": 100,
+    "usergroups.users.list": 20,
 }
+# Methods refused without a scope the bot might lack (conversations.open: a DM needs im:write).
+METHOD_SCOPES = {"conversations.open": "im:write"}
 
 
 @dataclass
@@ -290,6 +293,9 @@ class SlackEmulator(LoopbackServer):
             if fault.retry_after is not None:
                 return 429, ApiError("ratelimited").body(), {"Retry-After": str(fault.retry_after)}
             return fault.status, ApiError(fault.error).body(), {}
+        needed = METHOD_SCOPES.get(method)
+        if needed and needed not in self.scopes:  # Slack answers missing_scope with what it needed
+            return 200, ApiError("missing_scope", needed=needed, provided=",".join(self.scopes)).body(), {}
         if (wait := self._over_tier(method, params)) is not None:
             # "HTTP 429 Too Many Requests ... Retry-After" (docs.slack.dev, Rate limits); per method.
             return 429, ApiError("ratelimited").body(), {"Retry-After": str(wait)}

@@ -178,6 +178,7 @@ class SlackWorkspace:
             "conversations.join": self.conversations_join,
             "conversations.invite": self.conversations_invite,
             "conversations.info": self.conversations_info,
+            "conversations.open": self.conversations_open,
             "pins.add": self.pins_add,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
@@ -431,6 +432,37 @@ class SlackWorkspace:
         channel = self.resolve(params.get("channel"))
         return {"channel": self.channel_api(channel, locale=flag(params.get("include_locale")),
                                             num_members=flag(params.get("include_num_members")))}
+
+    def conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A 1:1 DM with one user (``users``), or an existing DM resumed (``channel``). Errors are the
+        documented ones (web-api-openapi.json, conversations.open): users_list_not_supplied,
+        user_not_found, user_disabled, channel_not_found, method_not_supported_for_channel_type.
+        Multi-person DMs (several ``users``) are not emulated: refused with not_supported_by_emulator."""
+        if params.get("channel"):
+            channel = self.channels.get(str(params["channel"]))
+            if channel is None:
+                raise ApiError("channel_not_found")
+            if not channel.is_im:
+                raise ApiError("method_not_supported_for_channel_type")
+            return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise ApiError("users_list_not_supplied")
+        if len(users) > 1:
+            raise ApiError("not_supported_by_emulator")
+        user = users[0]
+        if not _USER_ID.fullmatch(user) or not self.has_user(user):
+            raise ApiError("user_not_found")
+        if self.users[user].get("deleted"):
+            raise ApiError("user_disabled")
+        existing = self.channels.get("D" + user[1:])
+        dm = existing or self._new_dm("D" + user[1:], user)
+        out: dict[str, Any] = {"channel": {"id": dm.id}}
+        if existing is not None:
+            out.update(no_op=True, already_open=True)
+        if flag(params.get("return_im")):
+            out["channel"] = {**self.channel_api(dm), "user": user, "is_open": True}
+        return out
 
     def pins_add(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self.resolve(params.get("channel"))
