@@ -4,7 +4,11 @@ handed what it needs. Nothing else in ``bot/`` knows the handlers or the playboo
 Reactions that cross domains are declared here and nowhere else:
 
 - an incident asks for a rollback (its Request rollback button) through ``ChangeFlow.request``;
-- a change that finishes (rollback, redeploy, restart) is told to ``Incidents.on_change_finished``;
+- a change that is requested, decided or finishes (rollback, redeploy, restart) is told to the incidents
+  (``on_change_requested`` / ``on_change_decided`` / ``on_change_finished``), so it joins the incident
+  open for its service however it was asked for;
+- a person's ``/diagnose`` or ``/health`` in an incident's channel is told to ``Incidents.on_diagnosed`` /
+  ``on_health_checked``, so its findings and verdicts join the incident's evidence and timeline;
 - an incident gathers evidence through ``PlaybookRunner.for_symptom``.
 
 ``chatops serve``, the sandbox (demo, tests, benchmarks) and the CLI verbs build through this module.
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership
     from bot.incidents.monitor import Monitor
+    from bot.incidents.people import IncidentPeople
     from bot.incidents.service import Incidents
     from bot.incidents.sharing import Replicas
     from bot.railway import RailwayClient
@@ -86,6 +91,7 @@ class ChatOps:
     rt: Runtime
     changes: RollbackFlow
     incidents: Incidents
+    people: IncidentPeople
     monitor: Monitor
     deploy_watch: DeployWatch
     replicas: Replicas
@@ -116,6 +122,7 @@ class ChatOps:
         app.command("/incident")(self.incident.command)
         app.action(ActionId.INCIDENT_RESOLVE)(self.incident.resolve_button)
         app.action(ActionId.INCIDENT_ROLLBACK)(self.incident.rollback_button)
+        app.action(ActionId.INCIDENT_ACK)(self.incident.ack_button)
         app.command("/logs")(self.logs.command)
         app.action(ActionId.LOGS_MORE)(self.logs.more)
         app.action(ActionId.PUBLIC_UPDATE_APPROVE)(self.public_update_buttons.approve)
@@ -156,6 +163,8 @@ class ChatOps:
                 await _guarded(lambda: forget_old_triggers(self.rt.store))
 
         self.rt.spawn("periodic-chores", chores())
+        # Escalation pages and update reminders: every replica looks, the database decides who sends each.
+        self.rt.spawn("incident-people", self.people.run())
 
     async def close(self) -> None:
         """Hand the watch over at once (a clean stop), then stop the runtime."""
@@ -173,6 +182,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership, new_holder_id
     from bot.incidents.monitor import Monitor
+    from bot.incidents.people import IncidentPeople
     from bot.incidents.service import Incidents
     from bot.incidents.sharing import Replicas
     from bot.runtime import build_runtime
@@ -194,7 +204,10 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
 
     changes = RollbackFlow(rt)
     incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request)
-    changes.on_finished.append(incidents.on_change_finished)
+    changes.events.on_requested.append(incidents.on_change_requested)
+    changes.events.on_decided.append(incidents.on_change_decided)
+    changes.events.on_finished.append(incidents.on_change_finished)
+    people = IncidentPeople(rt, incidents)
 
     # Every replica probes the services it owns; one replica (the lease holder) follows the deploys.
     holder = new_holder_id()
@@ -206,13 +219,13 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     public_updates = PublicUpdates(rt, incidents)
 
     return ChatOps(
-        rt=rt, changes=changes, incidents=incidents, monitor=monitor, deploy_watch=deploy_watch,
+        rt=rt, changes=changes, incidents=incidents, people=people, monitor=monitor, deploy_watch=deploy_watch,
         replicas=replicas, leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
         status_site=StatusSite(rt),
-        health=HealthHandlers(rt),
-        diagnose=DiagnoseHandlers(rt, playbooks.run),
+        health=HealthHandlers(rt, on_checked=incidents.on_health_checked),
+        diagnose=DiagnoseHandlers(rt, playbooks.run, on_diagnosed=incidents.on_diagnosed),
         rollback=RollbackHandlers(rt, changes),
-        incident=IncidentHandlers(rt, incidents, monitor, public_updates),
+        incident=IncidentHandlers(rt, incidents, people, monitor, public_updates),
         logs=LogsHandlers(rt),
         public_update_buttons=PublicUpdateHandlers(rt, public_updates),
     )

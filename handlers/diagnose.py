@@ -15,12 +15,16 @@ from playbooks.registry import ALL, playbook_names
 
 # (playbook name or "all", service name, language) -> findings; built by the composition root
 RunPlaybooks = Callable[[str, str, str], Awaitable[list[Finding]]]
+# (channel id, user id, service name, findings): told after a person's diagnosis, so an incident
+# living in that channel adds them to its evidence; handed over by the composition root.
+Diagnosed = Callable[[str, str, str, list[Finding]], Awaitable[None]]
 
 
 class DiagnoseHandlers:
-    def __init__(self, rt: Runtime, run_playbooks: RunPlaybooks) -> None:
+    def __init__(self, rt: Runtime, run_playbooks: RunPlaybooks, on_diagnosed: Diagnosed | None = None) -> None:
         self.rt = rt
         self.run_playbooks = run_playbooks
+        self.on_diagnosed = on_diagnosed
 
     def usage_problem(self, name: str, service_name: str, lang: str) -> str | None:
         choices = [*playbook_names(), ALL]
@@ -50,7 +54,7 @@ class DiagnoseHandlers:
             await ack(response_type="ephemeral", text=problem)
             return
         queued = schedule(self.rt, context, respond, "diagnose",
-                          lambda: self.diagnose(name, service_name, context["lang"], respond))
+                          lambda: self.diagnose(name, service_name, context["lang"], respond, context))
         await ack(response_type="ephemeral",
                   text=t("diagnose_slack.running", ulang, playbook=name, service=service_name)
                   if queued else t("common.busy", ulang))
@@ -64,11 +68,14 @@ class DiagnoseHandlers:
             await ephemeral(respond)(problem)
             return
         if not schedule(self.rt, context, respond, "diagnose",
-                        lambda: self.diagnose(name, service_name, context["lang"], respond)):
+                        lambda: self.diagnose(name, service_name, context["lang"], respond, context)):
             await ephemeral(respond)(t("common.busy", context["user_lang"]))
 
-    async def diagnose(self, name: str, service_name: str, lang: str, respond) -> str:
+    async def diagnose(self, name: str, service_name: str, lang: str, respond, context) -> str:
         findings = await self.run_playbooks(name, service_name, lang)
         text, blocks = diagnose_message(service_name, findings, lang)
         await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
+        info = context["request_info"]
+        if self.on_diagnosed is not None and info.channel_id and info.user_id:
+            await self.on_diagnosed(info.channel_id, info.user_id, service_name, list(findings))
         return "ok" if all(f.verdict == "ok" for f in findings) else "findings"

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from bot.common.errors import ChatopsError
 from bot.i18n import t
 from bot.probe import Coalescer, probe_key, resolve_targets
+from bot.probe.models import ServiceReport
 from bot.render.health import health_message
 from bot.runtime import Runtime
 from bot.slack.followup import schedule
 from bot.slack.request import command_text, ephemeral
 from bot.store.probes import save_reports
 
+# (channel id, user id, reports): told after a person's check, so an incident living in that
+# channel adds the verdicts to its timeline; handed over by the composition root.
+HealthChecked = Callable[[str, str, list[ServiceReport]], Awaitable[None]]
+
 
 class HealthHandlers:
     """Probes of the same target in flight at once share one run (the ``Coalescer``)."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, on_checked: HealthChecked | None = None) -> None:
         self.rt = rt
         self.coalescer = Coalescer()
+        self.on_checked = on_checked
 
     async def command(self, ack, command, respond, context) -> None:
         lang, ulang = context["lang"], context["user_lang"]
@@ -30,7 +37,8 @@ class HealthHandlers:
             await ack(response_type="ephemeral", text=exc.message(ulang))
             return
         queued = schedule(self.rt, context, respond, "health",
-                          lambda: self.probe_and_report(targets, respond, lang, replace=False))
+                          lambda: self.probe_and_report(targets, respond, lang, replace=False,
+                                                        who=(command["channel_id"], command["user_id"])))
         checking = (t("health.ack_all", ulang) if len(targets) > 1
                     else t("health.ack_one", ulang, target=targets[0][0].name))
         await ack(response_type="ephemeral", text=checking if queued else t("common.busy", ulang))
@@ -46,10 +54,13 @@ class HealthHandlers:
             await ephemeral(respond)(exc.message(ulang))
             return
         if not schedule(self.rt, context, respond, "health",
-                        lambda: self.probe_and_report(targets, respond, lang, replace=True)):
+                        lambda: self.probe_and_report(targets, respond, lang, replace=True,
+                                                      who=_who(context))):
             await ephemeral(respond)(t("common.busy", ulang))
 
-    async def probe_and_report(self, targets, respond, lang: str, *, replace: bool) -> str:
+    async def probe_and_report(self, targets, respond, lang: str, *, replace: bool,
+                               who: tuple[str | None, str | None] = (None, None)) -> str:
+        """Probe, store, answer in the channel; ``who`` (channel, person) asked, for the incidents."""
         prober = self.rt.prober
         reports = await asyncio.gather(*(
             self.coalescer.run(probe_key(service, path), lambda s=service, p=path: prober.probe_service(s, p))
@@ -57,4 +68,12 @@ class HealthHandlers:
         await save_reports(self.rt.store, reports, source="command")
         text, blocks = health_message(reports, lang)
         await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace)
+        channel, user = who
+        if self.on_checked is not None and channel and user:
+            await self.on_checked(channel, user, list(reports))
         return "ok"
+
+
+def _who(context) -> tuple[str | None, str | None]:
+    info = context["request_info"]
+    return info.channel_id, info.user_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 
@@ -17,15 +18,31 @@ EXPECTED = {
     "es": ["BACKEND: SANO", "creó el canal #inc-", "fijó el resumen", "P1000", "ROLLBACK SOLICITADO: BACKEND",
            "Aprobado por", "Rollback hecho y el servicio está sano", "Postmortem", "resuelto"],
 }
+# The rollback, who approved it and its verification, in the summary, the final summary and the postmortem.
+RECORD = {
+    "en": {"summary": ["Current deployment", "live since the rollback to", "approved by @U0LEO",
+                       "Verified healthy after the rollback"],
+           "final": ["Mitigation: Mitigated by rolling back to", "requested by @U0ANA, approved by @U0LEO, "
+                     "verified healthy at"],
+           "postmortem": ["requested by Ana (on call), approved by Leo (SRE lead), verified healthy at",
+                          "Leo (SRE lead): Rollback to"]},
+    "es": {"summary": ["Despliegue actual", "activo desde el rollback a", "aprobado por @U0LEO",
+                       "Verificado sano tras el rollback"],
+           "final": ["Mitigación: Mitigado con un rollback a", "pedido por @U0ANA, aprobado por @U0LEO, "
+                     "verificado sano a las"],
+           "postmortem": ["pedido por Ana (on call), aprobado por Leo (SRE lead), verificado sano a las",
+                          "Leo (SRE lead): Rollback a"]},
+}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang, tmp_path, capsys):
+async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang, tmp_path, capsys, caplog):
     transcript = tmp_path / "demo.html"
     started = time.monotonic()
     code = await run_demo(lang=lang, transcript=transcript, color=False)
     elapsed = time.monotonic() - started
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert code == 0, out[-2000:]
     assert elapsed < 60
     html = transcript.read_text(encoding="utf-8")
@@ -35,6 +52,14 @@ async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang,
         assert expected in out, expected
         assert expected.replace("&", "&amp;") in text or expected in text, expected
     assert "xoxb-" not in html and "demo-api-token" not in html
+    summary = out.split("Time to detect")[0].split("Tiempo de detección")[0]
+    final, postmortem = out.split("# Postmortem", 1) if "# Postmortem" in out else (out, "")
+    for part, where in (("summary", summary), ("final", final), ("postmortem", postmortem)):
+        for expected in RECORD[lang][part]:
+            assert expected in where, (part, expected)
+    # nothing went wrong on the way out (a shutdown used to log a CancelledError traceback)
+    assert "Traceback" not in err and "Traceback" not in out
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     # the demo leaves nothing running
     await asyncio.sleep(0)
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

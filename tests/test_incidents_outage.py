@@ -69,13 +69,17 @@ summary_interval_seconds = 0.2
 """
 
 
-@pytest.fixture
-async def slack():
+def people_workspace() -> SlackEmulator:
     """The workspace with people: the on-call group, and names the postmortem can use."""
     users = {"U0ANA": {"real_name": "Ana Pérez"}, "U0BOB": {"real_name": "Bob Stone"},
              "U0CARL": {"real_name": "Carl Diaz"}}
-    emu = SlackEmulator(bot_token=BOT_TOKEN, users=users, usergroups={"S0ONCALL": ["U0CARL"]},
-                        channels={"C0GENERAL": "general", "C0INCIDENTS": "incidents"})
+    return SlackEmulator(bot_token=BOT_TOKEN, users=users, usergroups={"S0ONCALL": ["U0CARL"]},
+                         channels={"C0GENERAL": "general", "C0INCIDENTS": "incidents"})
+
+
+@pytest.fixture
+async def slack():
+    emu = people_workspace()
     await emu.start()
     yield emu
     await emu.stop()

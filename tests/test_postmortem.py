@@ -42,12 +42,19 @@ async def recorded(sqlite_url):
     timeline = [
         (at(3.1), "playbooks", None, {"names": "db", "problems": 1}),
         (at(5), "acknowledged", "U0ANA", {}),
-        (at(6), "rollback_requested", "U0ANA", {"request": "r-1", "target": "dep-41"}),
-        (at(7), "rollback_approved", "U0BOB", {"request": "r-1"}),
+        (at(6), "change_requested", "U0ANA", {"request": "r-1", "action": "rollback", "target": "dep-41",
+                                              "commit": "1a2b3c4", "reason": "pool errors since dep-42"}),
+        (at(7), "change_approved", "U0BOB", {"request": "r-1", "action": "rollback", "target": "dep-41",
+                                             "commit": "1a2b3c4"}),
         (at(8), "note", "U0ANA", {"text": f"pool exhausted right after the deploy; DATABASE_URL=postgres://app:{SECRET}@db"}),
-        (at(10), "rollback_finished", "U0BOB", {"request": "r-1", "deployment": "dep-43", "healthy": True,
-                                                "detail": ""}),
-        (at(10), "mitigated", "U0BOB", {"how": "rollback"}),
+        (at(9), "change_executed", None, {"request": "r-1", "action": "rollback", "target": "dep-41",
+                                          "commit": "1a2b3c4", "deployment": "dep-43", "status": "SUCCESS"}),
+        (at(10), "change_verified", None, {"request": "r-1", "action": "rollback", "target": "dep-41",
+                                           "commit": "1a2b3c4", "deployment": "dep-43", "healthy": True,
+                                           "detail": "3 endpoints healthy"}),
+        (at(10), "mitigated", "U0BOB", {"how": "change", "action": "rollback", "request": "r-1", "target": "dep-41",
+                                        "commit": "1a2b3c4", "deployment": "dep-43", "requested_by": "U0ANA",
+                                        "approved_by": "U0BOB", "verified_at": at(10).isoformat()}),
         (at(20), "followup", "U0BOB", {"text": "alert on database connection errors, not only on /ready"}),
         (at(40), "resolved", "U0ANA", {"cause": "dep-42 set DB_POOL_SIZE=1"}),
     ]
@@ -102,8 +109,15 @@ async def test_postmortem_draft_has_what_a_postmortem_needs(recorded):
     # the trigger candidate: the deploy two minutes before the impact, for a person to confirm
     assert "`dep-42` SUCCESS · commit `9f8e7d6`" in draft and "2 min before the impact started" in draft
     # actions with who and when, by name; the stated cause; hypotheses; follow-ups as action items
-    assert "- 2026-11-27 14:07 UTC, Bob Stone: Rollback approved (request r-1)" in draft
-    assert "Rollback done: deployment dep-43 is live and healthy" in draft
+    assert "- 2026-11-27 14:06 UTC, Ana Pérez: Rollback to dep-41 (commit 1a2b3c4) requested (request r-1)" in draft
+    assert "- 2026-11-27 14:07 UTC, Bob Stone: Rollback to dep-41 (commit 1a2b3c4) approved (request r-1)" in draft
+    assert "Rollback to dep-41 (commit 1a2b3c4) executed: Railway deployment dep-43 is live" in draft
+    assert "Verified healthy after the rollback (deployment dep-43): 3 endpoints healthy" in draft
+    # the mitigation is attributed, by name, and TTM runs to the verification
+    mitigation = ("Mitigated by rolling back to dep-41 (1a2b3c4), requested by Ana Pérez, approved by Bob Stone, "
+                  "verified healthy at 2026-11-27 14:10 UTC")
+    assert mitigation in draft.split("## Impact")[0] and mitigation in draft.split("## Timeline")[1]
+    assert "`dep-43`" in draft.split("## Supporting information")[1]
     assert "Stated at resolution: dep-42 set DB_POOL_SIZE=1" in draft
     assert "- `db` playbook (problem): PostgreSQL refuses connections (too many clients)" in draft
     assert "| alert on database connection errors, not only on /ready | *(mitigate / prevent / process)* |" in draft
@@ -124,7 +138,9 @@ async def test_postmortem_draft_in_spanish(recorded):
     assert "| Tiempo de detección (TTD) | 1 min | detectado − inicio del impacto |" in draft
     assert "| Tiempo de resolución (TTR) | 38 min | resuelto − inicio del impacto |" in draft
     assert "| Inicio del impacto | 27/11/2026 14:02 UTC |" in draft
-    assert "Bob Stone: Rollback aprobado (solicitud r-1)" in draft
+    assert "Bob Stone: Rollback a dep-41 (commit 1a2b3c4) aprobado (solicitud r-1)" in draft
+    assert ("Mitigado con un rollback a dep-41 (1a2b3c4), pedido por Ana Pérez, aprobado por Bob Stone, "
+            "verificado sano a las 27/11/2026 14:10 UTC") in draft
     assert "*(completar)*" in draft and "(to fill)" not in draft
     assert SECRET not in draft
 
@@ -132,10 +148,13 @@ async def test_postmortem_draft_in_spanish(recorded):
 async def test_final_summary_states_durations_actions_and_cause(recorded):
     inc, events = recorded
     for lang, words in (("en", ("Time to detect: *1 min*", "Time to mitigate: *8 min*", "Time to resolve: *38 min*",
-                                 "dep-42 set DB_POOL_SIZE=1", "<@U0BOB> · Rollback approved")),
+                                 "dep-42 set DB_POOL_SIZE=1", "<@U0BOB> · Rollback to dep-41 (commit 1a2b3c4) approved",
+                                 "Mitigated by rolling back to dep-41 (1a2b3c4), requested by <@U0ANA>, "
+                                 "approved by <@U0BOB>, verified healthy at <!date^")),
                         ("es", ("Tiempo de detección: *1 min*", "Tiempo de mitigación: *8 min*",
                                 "Tiempo de resolución: *38 min*", "dep-42 set DB_POOL_SIZE=1",
-                                "<@U0BOB> · Rollback aprobado"))):
+                                "<@U0BOB> · Rollback a dep-41 (commit 1a2b3c4) aprobado",
+                                "Mitigado con un rollback a dep-41 (1a2b3c4), pedido por <@U0ANA>"))):
         text, blocks = final_summary_message(view_of(inc, events, lang))
         body = texts({"text": text, "blocks": blocks})
         for word in words:

@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 
 from bot.common.redact import register_secret
+from bot.incidents.people import IncidentPeople
 from bot.incidents.policy import WatchSettings
 from bot.incidents.render import (
     IncidentView,
@@ -112,7 +113,9 @@ async def test_incident_summary_survives_429_and_coalesces_events(make_bot, slac
     assert "21 events" in texts(summary)  # declared and the 20 notes: the last state got through
 
 
-async def test_a_quiet_incident_still_says_when_the_next_update_comes(make_bot, slack, signer):
+async def test_an_overdue_update_reminds_the_commander_once(make_bot, slack, signer):
+    """"Next update by" passes with no update: one reminder in the incident's channel mentioning the
+    commander, however many replicas look at once (the database decides)."""
     bot = await make_bot(SERVICES)
     incidents = bot.chatops.incidents
     incidents.playbook_runner = None
@@ -121,13 +124,23 @@ async def test_a_quiet_incident_still_says_when_the_next_update_comes(make_bot, 
                                    channel_id="C0GENERAL", response_url=slack.response_url())
         await http.post(bot.slack_url, content=req.body, headers=req.headers)
     inc = await eventually(lambda: _with_summary(bot), timeout=10)
-    await incidents.heartbeat_if_due(inc)
-    assert not [m for m in slack.messages(inc.channel_id) if "No change" in m["text"]]  # not due yet
+
+    def reminders() -> list[dict]:
+        return [m for m in slack.messages(inc.channel_id) if "next update was due" in m["text"]]
+
+    await bot.chatops.people.remind_due()
+    assert reminders() == []  # not due yet
     quiet = await store.set_fields(bot.rt.store, inc.id, touch=False, updated_at=utcnow() - timedelta(minutes=31))
-    await incidents.heartbeat_if_due(quiet)  # SEV2: an update at least every 30 minutes
-    note = next(m for m in slack.messages(inc.channel_id) if "No change" in m["text"])
-    assert note["thread_ts"] == inc.summary_ts and "Next update by" in note["text"]
-    assert (await store.get(bot.rt.store, inc.id)).updated_at > quiet.updated_at
+    other_replica = IncidentPeople(bot.rt, incidents)
+    await asyncio.gather(bot.chatops.people.remind_due(), other_replica.remind_due())  # SEV2: every 30 minutes
+    [reminder] = reminders()
+    assert "<@U0ANA>" in reminder["text"] and "Next update by" in reminder["text"]  # the commander, by mention
+    assert reminder.get("thread_ts") is None  # in the incident's own channel, where people look
+    kinds = [e.kind for e in await store.timeline(bot.rt.store, inc.id)]
+    assert kinds.count("update_reminder") == 1
+    assert (await store.get(bot.rt.store, inc.id)).updated_at > quiet.updated_at  # next one a cadence later
+    await bot.chatops.people.remind_due()
+    assert len(reminders()) == 1
 
 
 async def _with_summary(bot):

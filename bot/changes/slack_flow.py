@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.changes.approvers import ApproverDirectory
+from bot.changes.events import ChangeEvents
 from bot.changes.render import deployments_message, rollback_message
 from bot.changes.runner import (
     ActionRunner,
@@ -30,9 +31,6 @@ from bot.slack import post as slack_messages
 from bot.store import actions
 
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
-# Told when a change has finished (its request as stored, and how it ended): the composition root
-# subscribes the incidents here, so this package never imports them.
-ChangeFinished = Callable[[actions.ActionRequest | None, Progress], Awaitable[None]]
 
 
 class RollbackUnavailable(CatalogueError):
@@ -51,7 +49,9 @@ class RequestNotPosted(RollbackRefused):
 class RollbackFlow:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.on_finished: list[ChangeFinished] = []
+        # Requested, decided, finished: the composition root subscribes the incidents here, so this
+        # package never imports them.
+        self.events = ChangeEvents()
         self.directory = ApproverDirectory(rt)
         self.runner = (ActionRunner(rt.store, rt.railway, make_verifier(rt), audit=rt.audit.received,
                                       poll_interval=rt.settings.CHATOPS_FOLLOW_POLL_SECONDS,
@@ -110,8 +110,10 @@ class RollbackFlow:
         text, blocks = rollback_message(req, lang)
         posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts)
         if not posted:
-            return await self._post_elsewhere(req, posted, user=user, lang=lang, tell=tell)
-        await actions.set_message(self.rt.store, req.id, posted.channel or channel, posted.ts)
+            await self._post_elsewhere(req, posted, user=user, lang=lang, tell=tell)  # raises if it cannot
+        else:
+            await actions.set_message(self.rt.store, req.id, posted.channel or channel, posted.ts)
+        await self.events.requested(await actions.get(self.rt.store, req.id))
         return await actions.get(self.rt.store, req.id)
 
     async def _post_elsewhere(self, req: actions.ActionRequest, failed: slack_messages.Posted, *, user: str,
@@ -154,7 +156,7 @@ class RollbackFlow:
             await tell(t("rollback.unknown_request", lang, request_id=request_id))
             return "unknown"
         if req.status == actions.PENDING and req.expires_at <= actions.utcnow():
-            await self.refresh((await actions.expire(rt.store, req.id)).request)
+            await self._expire(req.id)
             await tell(t("rollback.expired_click", lang))
             return "expired"
         if req.status != actions.PENDING:
@@ -183,12 +185,14 @@ class RollbackFlow:
                          user=current.decided_by))
             return "already_decided"
         await self.refresh(decision.request)
+        outcome = ("withdrawn" if withdrawn else "rejected") if reject else "approved"
+        await self.events.decided(decision.request, outcome)
         if reject:
             if not note:
                 await tell(t("rollback.rejected_ok", lang, request_id=req.id))
             return "withdrawn" if withdrawn else "rejected"
         if self.runner is None:
-            await actions.interrupt(rt.store, req.id, t("rollback.no_token", req.lang))
+            await self._interrupt(req.id, t("rollback.no_token", req.lang))
             return "interrupted"
         ids = await self._ids(self.service(req.service))
         rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
@@ -203,9 +207,21 @@ class RollbackFlow:
 
     async def _after(self, request_id: str, progress: Progress) -> None:
         """Tell the subscribers (an incident's timeline) that a change has finished."""
-        request = await actions.get(self.rt.store, request_id)
-        for listener in self.on_finished:
-            await listener(request, progress)
+        await self.events.finished(await actions.get(self.rt.store, request_id), progress)
+
+    async def _interrupt(self, request_id: str, detail: str) -> None:
+        """Report a change that cannot run (or go on) as interrupted, in its message and to the subscribers."""
+        interrupted = await actions.interrupt(self.rt.store, request_id, detail)
+        if interrupted.request is not None:
+            await self.refresh(interrupted.request)
+        if interrupted.won:
+            await self.events.finished(interrupted.request, Progress("failed", status="interrupted", detail=detail))
+
+    async def _expire(self, request_id: str) -> None:
+        decision = await actions.expire(self.rt.store, request_id)
+        if decision.won:
+            await self.refresh(decision.request)
+            await self.events.decided(decision.request, "expired")
 
     async def refresh(self, req: actions.ActionRequest, progress: Progress | None = None) -> None:
         """Show the request's current state in its message (or in its thread when the update fails)."""
@@ -220,8 +236,7 @@ class RollbackFlow:
         rt = self.rt
         for req in await actions.unfinished(rt.store):
             if self.runner is None:
-                interrupted = await actions.interrupt(rt.store, req.id, t("rollback.no_token", req.lang))
-                await self.refresh(interrupted.request)
+                await self._interrupt(req.id, t("rollback.no_token", req.lang))
                 continue
             ids = await self._ids(self.service(req.service))
             if req.status == actions.APPROVED:
@@ -233,14 +248,11 @@ class RollbackFlow:
                                               thread_ts=req.message_ts)
                 rt.spawn(f"rollback-{req.id}", self.runner.follow(req, ids, set(), self._reporter(req.id)))
             else:
-                interrupted = await actions.interrupt(rt.store, req.id, t("rollback.restart_unknown", req.lang))
-                await self.refresh(interrupted.request)
+                await self._interrupt(req.id, t("rollback.restart_unknown", req.lang))
 
     async def expire_due(self) -> None:
         for req in await actions.due_for_expiry(self.rt.store):
-            decision = await actions.expire(self.rt.store, req.id)
-            if decision.won:
-                await self.refresh(decision.request)
+            await self._expire(req.id)
 
 
 def _channel_mention(channel: str | None) -> str:
@@ -254,4 +266,4 @@ def _mentions(ids: list[str]) -> str:
     return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
 
 
-__all__ = ["ChangeFinished", "RequestNotPosted", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]
+__all__ = ["RequestNotPosted", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]

@@ -6,6 +6,7 @@ problem.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.common.errors import ConfigError
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 class _Model(BaseModel):
@@ -60,8 +63,27 @@ class Approvals(_Model):
 
 
 class IncidentsTable(_Model):
+    """``[incidents]``: where incidents are announced, who is invited, and who is paged. Unknown keys are
+    refused, so a typo (``on_call``) stops startup instead of silently paging nobody."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     channel: str | None = None
     responders: list[str] = []
+    # Paged by direct message, in this order, while a SEV1/SEV2 stays unacknowledged.
+    oncall: list[str] = []
+    # Minutes without an acknowledgement before the next person is paged (fractions allowed: 0.05 = 3 s).
+    escalate_after_minutes: float = Field(default=5, gt=0, le=24 * 60)
+
+    @field_validator("oncall")
+    @classmethod
+    def _user_ids(cls, v: list[str]) -> list[str]:
+        for ref in v:
+            if not _USER_ID.fullmatch(ref):
+                raise ValueError(f"{ref!r} is not a Slack user id (U… or W…): people are paged one by one")
+        if len(set(v)) != len(v):
+            raise ValueError("a person appears twice")
+        return v
 
 
 class MonitorTable(_Model):

@@ -211,7 +211,6 @@ class Monitor:
                 await self.incidents.relapsed(incident.id, health)
         elif incident.probe_failed:
             await self._recovering(incident, state, now)
-        await self.incidents.heartbeat_if_due(await store.get(self.rt.store, incident.id))
 
     async def _recovering(self, incident: Incident, state: ServiceState, now: datetime) -> None:
         if state.successes < self.settings.successes_to_resolve or state.healthy_since is None:

@@ -38,9 +38,16 @@ LIST_LIMIT = 5  # bullets per section in the live card; older ones stay in the t
 STATUS_EMOJI = {"investigating": "🔴", "mitigated": "🟡", "resolved": "✅"}
 FINDING_EMOJI = {"problem": "❌", "ok": "✅", "unknown": "❔"}
 # Timeline kinds that are things done (by people or the bot), as opposed to observations.
-ACTION_KINDS = frozenset({"declared", "playbooks", "rollback_requested", "rollback_approved", "rollback_finished",
-                          "rollback_failed", "mitigated", "relapsed", "resolution_proposed", "acknowledged",
-                          "resolved"})
+ACTION_KINDS = frozenset({"declared", "playbooks", "change_requested", "change_approved", "change_rejected",
+                          "change_withdrawn", "change_expired", "change_executed", "change_verified", "change_failed",
+                          "mitigated", "relapsed", "resolution_proposed", "acknowledged", "commander", "severity",
+                          "paged", "update_reminder", "checked", "resolved"})
+IN_FLIGHT = frozenset({"pending", "approved", "running"})
+# Event data that names a person: shown as a mention in Slack and as a display name in the postmortem.
+_PEOPLE = ("requested_by", "approved_by", "user", "previous")
+# Event fields older records (or some paths) leave out: the wording then simply omits them.
+_OPTIONAL = {"reason": "", "note": "", "detail": "", "commit": "", "deployment": "", "previous": "",
+             "escalation": False}
 INCIDENT_REASONS = frozenset({"pressure", "deploy_crashed", "deploy_failed", "deploy_unverified", "manual", "alert"})
 _REASON_VARS = ("deployment", "detail", "title", "metric", "percent", "threshold", "serving")
 TRIGGER_WINDOW = timedelta(hours=2)
@@ -54,7 +61,7 @@ class IncidentView:
     events: list[Event]
     now: datetime
     settings: WatchSettings
-    rollback_request: ActionRequest | None = None
+    changes: list[ActionRequest] = field(default_factory=list)  # linked to it (or in flight for its service)
     names: dict[str, str] = field(default_factory=dict)  # user id → display name (for the postmortem)
     channel_name: str | None = None
     playbooks_running: bool = False
@@ -62,6 +69,23 @@ class IncidentView:
     @property
     def lang(self) -> str:
         return self.incident.lang
+
+    @property
+    def change_in_flight(self) -> ActionRequest | None:
+        return next((c for c in reversed(self.changes) if c.status in IN_FLIGHT), None)
+
+    @property
+    def rollback_useful(self) -> bool:
+        """Offer a rollback only when it could help now: a target exists, no change is pending or running,
+        and the service has not just been rolled back (it comes back if the service fails again)."""
+        inc = self.incident
+        if not inc.is_open or not (inc.rollback or {}).get("target") or inc.rollback_request_id == "pending":
+            return False
+        if self.change_in_flight is not None:
+            return False
+        rolled_back = any(c.action == "rollback" and c.status == "succeeded" and c.verdict == "healthy"
+                          for c in self.changes)
+        return not (rolled_back and inc.status == "mitigated")
 
 
 # ---- small helpers -------------------------------------------------------------------------------------
@@ -110,10 +134,20 @@ def _who(actor: str | None, lang: str, names: dict[str, str] | None = None, *, s
     return f"<@{actor}>" if slack and actor[:1] in ("U", "W") else actor
 
 
-def event_text(event: Event, lang: str, *, slack: bool = True) -> str:
-    """What happened, in words (user text escaped for Slack when ``slack``)."""
-    data = dict(event.data or {})
-    if event.kind == "probe":
+def event_text(event: Event, lang: str, *, slack: bool = True, names: dict[str, str] | None = None) -> str:
+    """What happened, in words (user text escaped for Slack when ``slack``); the same words in the
+    summary, the final summary and the postmortem (people as mentions, or by name in the postmortem)."""
+    data = {**_OPTIONAL, **(event.data or {})}
+    for key in _PEOPLE:
+        if isinstance(data.get(key), str):
+            data[key] = _who(data[key], lang, names, slack=slack) if data[key] else ""
+    for key in ("verified_at",):
+        if isinstance(data.get(key), str):
+            data[key] = _parse(data[key])
+    data.setdefault("slack", slack)
+    if event.kind in ("severity",):
+        data = data | {k: t(f"incident.severity.{data.get(k, 'sev2')}", lang) for k in ("before", "after")}
+    if event.kind == "probe" or (event.kind == "checked" and data.get("check") == "health"):
         data["verdict"] = t(f"health.verdict.{data.get('verdict', 'down')}", lang)
         data["reason"] = reason_line(data.get("reason", ""), data.get("args", {}), data.get("n", 0), lang,
                                      slack=slack)
@@ -217,9 +251,11 @@ def _finding_lines(findings: list[dict], lang: str, *, slack: bool = True) -> li
     for f in findings:
         head = t("incident.summary.finding", lang, emoji=FINDING_EMOJI.get(f.get("verdict"), "❔"),
                  playbook=esc(f.get("playbook", "?")), verdict=_verdict_label(f.get("verdict"), lang),
-                 cause=esc(clean(f.get("cause", ""), 500)))
+                 cause=esc(clean(f.get("cause", ""), 500)),
+                 stale=esc(str(f.get("stale_after") or "")),
+                 by=_who(f.get("by"), lang, slack=slack) if f.get("by") else "")
         fixes = [t("incident.summary.finding_fix", lang, fix=esc(clean(x, 300)))
-                 for x in (f.get("remediation") or [])[:2]]
+                 for x in (f.get("remediation") or [])[:2]] if not f.get("stale_after") else []
         lines.append("\n".join([head, *fixes]))
     return lines
 
@@ -231,7 +267,8 @@ def _findings_text(view: IncidentView) -> str:
     if not findings:
         return title + "\n" + t("incident.summary.findings_pending" if view.playbooks_running
                                  else "incident.summary.findings_none", lang)
-    ordered = sorted(findings, key=lambda f: {"problem": 0, "unknown": 1, "ok": 2}.get(f.get("verdict"), 3))
+    ordered = sorted(findings, key=lambda f: (bool(f.get("stale_after")),
+                                              {"problem": 0, "unknown": 1, "ok": 2}.get(f.get("verdict"), 3)))
     lines = _finding_lines(ordered[:LIST_LIMIT], lang)
     if len(ordered) > LIST_LIMIT:
         lines.append(t("incident.summary.more", lang, n=len(ordered) - LIST_LIMIT))
@@ -254,13 +291,15 @@ def _next_steps_text(view: IncidentView) -> str:
     if not inc.is_open:
         return t("incident.summary.next_title", lang) + "\n" + t("incident.summary.next_closed", lang, ref=inc.ref)
     steps: list[str] = []
-    req = view.rollback_request
+    req = view.change_in_flight
+    if inc.acknowledged_at is None:
+        steps.append(t("incident.summary.next_ack", lang))
     if req is not None and req.status == "pending":
         steps.append(t("incident.summary.next_approve", lang, request=req.id))
-    elif inc.rollback_request_id is None and (inc.rollback or {}).get("target"):
+    elif view.rollback_useful:
         steps.append(t("incident.summary.next_rollback", lang, target=inc.rollback["target"].get("id", "")))
     for f in inc.findings or []:
-        if isinstance(f, dict) and f.get("verdict") == "problem" and f.get("remediation"):
+        if isinstance(f, dict) and f.get("verdict") == "problem" and f.get("remediation") and not f.get("stale_after"):
             steps.append(slack_escape(clean(f["remediation"][0], 300)))
         if len(steps) >= 3:
             break
@@ -288,23 +327,28 @@ def _deployment_line(dep: dict, lang: str, *, slack: bool = True) -> str:
 
 def _deployment_text(view: IncidentView) -> str:
     inc, lang = view.incident, view.lang
-    dep = inc.deployment or {}
+    dep = inc.current_deployment or inc.deployment or {}
     lines = [t("incident.summary.deployment_title", lang)]
     if dep.get("unavailable"):
         lines.append(t(f"incident.summary.deployment_{dep['unavailable']}", lang))
     elif dep.get("id"):
         lines.append(_deployment_line(dep, lang))
+        via = dep.get("via") or {}
+        if via:
+            lines.append(t("incident.summary.deployment_via", lang, action=via.get("action", ""),
+                           target=via.get("target", ""), request=via.get("request", ""),
+                           requested_by=_who(via.get("requested_by"), lang),
+                           approved_by=_who(via.get("approved_by"), lang) if via.get("approved_by") else ""))
     else:
         lines.append(t("incident.summary.deployment_pending", lang))
-    req = view.rollback_request
-    target = (inc.rollback or {}).get("target")
+    req = view.change_in_flight or (view.changes[-1] if view.changes else None)
     if req is not None:
-        lines.append(t("incident.summary.rollback_request", lang, request=req.id,
+        lines.append(t("incident.summary.change_request", lang, action=req.action, request=req.id,
                        status=t(f"rollback.status.{req.status}", lang), user=req.decided_by,
                        target=req.target_deployment.get("id", "")))
-    elif target and inc.rollback_request_id is None:
-        lines.append(t("incident.summary.rollback_available", lang, target=target.get("id", "")))
-    elif (inc.rollback or {}).get("none"):
+    if view.rollback_useful:
+        lines.append(t("incident.summary.rollback_available", lang, target=inc.rollback["target"].get("id", "")))
+    elif req is None and (inc.rollback or {}).get("none"):
         lines.append(t("incident.summary.rollback_none", lang, why=slack_escape(inc.rollback["none"])))
     return "\n".join(lines)
 
@@ -314,12 +358,19 @@ def _buttons(view: IncidentView) -> list[dict]:
     if not inc.is_open:
         return []
     buttons = []
-    if inc.rollback_request_id is None and (inc.rollback or {}).get("target"):
+    if inc.acknowledged_at is None:
+        buttons.append(ack_button(inc))
+    if view.rollback_useful:
         buttons.append(button(t("incident.button.rollback", lang), ActionId.INCIDENT_ROLLBACK, str(inc.id),
                                style="danger"))
     if inc.resolve_proposed_at:
         buttons.append(resolve_button(inc))
     return buttons
+
+
+def ack_button(inc: Incident) -> dict:
+    """Acknowledge: someone has it (paging stops; the first to acknowledge leads unless one was named)."""
+    return button(t("incident.button.ack", inc.lang), ActionId.INCIDENT_ACK, str(inc.id), style="primary")
 
 
 def resolve_button(inc: Incident) -> dict:
@@ -357,8 +408,21 @@ def proposal_message(inc: Incident, healthy_for: float) -> tuple[str, list[dict]
     return resolution_proposal(inc, text, f"incident-propose-{inc.id}")
 
 
-def heartbeat_text(inc: Incident, now: datetime) -> str:
-    return t("incident.heartbeat", inc.lang, ref=inc.ref, next_update=next_update_by(inc.severity, now))
+def reminder_text(inc: Incident, now: datetime, due: datetime, people: list[str]) -> str:
+    """The update was due and nobody posted one: ask the commander (or the responders) for it."""
+    return clip(t("incident.reminder", inc.lang, ref=inc.ref, due=due, people=", ".join(people),
+                  next_update=next_update_by(inc.severity, now)), MAX_FALLBACK)
+
+
+def page_message(view: IncidentView, *, paged_by: str | None, channel: str | None) -> tuple[str, list[dict]]:
+    """A direct message paging one person: why, where to go, the summary, and an Acknowledge button."""
+    inc, lang = view.incident, view.lang
+    text = clip(t("incident.page", lang, ref=inc.ref, severity=t(f"incident.severity.{inc.severity}", lang),
+                  service=slack_escape(inc.service), title=slack_escape(clean(inc.title, 200)),
+                  by=_who(paged_by, lang) if paged_by else "", channel=channel, since=inc.declared_at), MAX_FALLBACK)
+    _, summary = summary_message(view)
+    body = [b for b in summary if b.get("type") not in ("actions", "divider")]
+    return text, [section(text), *body[: MAX_BLOCKS - 3], actions([ack_button(inc)], f"incident-page-{inc.id}")]
 
 
 def deployment_announcement(service: str, dep: dict, lang: str, *, state: str, detail: str = "",
@@ -385,7 +449,8 @@ def _facts(view: IncidentView, *, slack: bool) -> dict[str, Any]:
         return _who(actor, lang, view.names, slack=slack)
 
     def line(e: Event) -> dict[str, Any]:
-        return {"at": e.at, "who": who(e.actor), "what": event_text(e, lang, slack=slack), "kind": e.kind}
+        return {"at": e.at, "who": who(e.actor), "what": event_text(e, lang, slack=slack, names=view.names),
+                "kind": e.kind}
 
     def said(e: Event) -> dict[str, Any]:  # a person's own words (a note, a follow-up), without the label
         return {"at": e.at, "who": who(e.actor), "what": esc(clean((e.data or {}).get("text", ""), 500))}
@@ -401,9 +466,10 @@ def _facts(view: IncidentView, *, slack: bool) -> dict[str, Any]:
                  "cause": esc(clean(f.get("cause", ""), 500)),
                  "remediation": [esc(clean(x, 300)) for x in (f.get("remediation") or [])[:3]]} for f in raw_findings]
     actors = {e.actor for e in events if e.actor} | {a for a in (inc.commander, inc.resolved_by) if a}
-    involved = {dep.get("id")} | {(e.data or {}).get("deployment") for e in events if e.kind == "rollback_finished"} \
+    involved = {dep.get("id")} | {(e.data or {}).get("deployment") for e in events if e.kind == "change_executed"} \
         | {(e.data or {}).get("id") for e in events if e.kind == "deployment"}
     cause = clean(inc.cause or "", 2000)
+    mitigated = next((e for e in reversed(events) if e.kind == "mitigated"), None)  # the last one holds
     return {
         "ref": inc.ref, "title": esc(clean(inc.title, 200)), "service": esc(inc.service),
         "severity": t(f"incident.severity.{inc.severity}", lang), "status": t(f"incident.status.{inc.status}", lang),
@@ -423,7 +489,8 @@ def _facts(view: IncidentView, *, slack: bool) -> dict[str, Any]:
         "announcements": [line(e) for e in events if e.kind in ("declared", "mitigated", "resolved")],
         "log_window": (inc.impact_started_at - timedelta(minutes=15),
                        (inc.impact_ended_at or inc.resolved_at or view.now) + timedelta(minutes=15)),
-        "mitigation": next((event_text(e, lang, slack=slack) for e in events if e.kind == "mitigated"), ""),
+        "mitigation": event_text(mitigated, lang, slack=slack, names=view.names) if mitigated else "",
+        "mitigated_by_change": bool(mitigated and (mitigated.data or {}).get("how") == "change"),
         "date": plain_date(inc.declared_at, lang)[:10], "slack": slack,
     }
 

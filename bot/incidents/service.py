@@ -20,15 +20,15 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.changes.events import ChangeDecided, ChangeFinished, ChangeRequested
 from bot.changes.runner import RollbackRefused, current_deployment, deployment_summary, pick_target
 from bot.common.errors import ChatopsError
 from bot.i18n import catalogue, normalise_language, t
-from bot.incidents.policy import Signal, WatchSettings, clean, next_update_by
+from bot.incidents.policy import Signal, WatchSettings, clean, health_of
 from bot.incidents.render import (
     IncidentView,
     announcement_text,
     final_summary_message,
-    heartbeat_text,
     postmortem_markdown,
     postmortem_message,
     proposal_message,
@@ -197,7 +197,7 @@ class Incidents:
         return None
 
     async def _invite(self, channel_id: str, opened_by: str | None) -> None:
-        users = await self._responders(opened_by)
+        users = await self.responders(opened_by)
         if not users:
             return
         try:
@@ -215,7 +215,8 @@ class Incidents:
             except Exception as exc:
                 logger.warning("could not invite %s: %s", user, exc)
 
-    async def _responders(self, opened_by: str | None) -> list[str]:
+    async def responders(self, opened_by: str | None = None) -> list[str]:
+        """The configured responders (user groups expanded) and whoever opened the incident."""
         found: list[str] = []
         for ref in [*self.rt.config.incidents.responders, *([opened_by] if opened_by else [])]:
             if ref.startswith("S"):
@@ -303,33 +304,44 @@ class Incidents:
     # ---- actions --------------------------------------------------------------------------------------------
 
     async def offer_rollback(self, incident_id: int, user: str, *, reason: str = "") -> str:
-        """Post an approval-gated rollback request in the incident (at most one per incident)."""
+        """Post an approval-gated rollback request in the incident (one at a time per incident)."""
         inc = await self._with_channel(incident_id)
         if inc is None or not inc.is_open:
             return "closed"
         if self.request_change is None:
             return "unavailable"
-        if not await store.claim_rollback(self.rt.store, incident_id):
+        previous = inc.rollback_request_id
+        if previous == "pending":
+            return "already"
+        if previous is not None:
+            earlier = await actions.get(self.rt.store, previous)
+            if earlier is not None and earlier.status not in actions.FINAL:
+                return "already"
+        if not await store.claim_rollback(self.rt.store, incident_id, previous):
             return "already"
         try:
             req = await self.request_change(inc.service, user=user, channel=inc.channel_id, lang=inc.lang,
-                                     reason=clean(reason, 200), source="incident", incident_id=str(inc.id),
-                                     thread_ts=inc.thread_ts)
-        except (RollbackRefused, ChatopsError, RailwayError) as exc:
-            why = t(exc.key, inc.lang, **exc.variables) if isinstance(exc, RollbackRefused) else \
-                (exc.message(inc.lang) if isinstance(exc, ChatopsError) else str(exc))
-            await store.set_fields(self.rt.store, incident_id, rollback={"none": clean(why, 300)},
-                                   rollback_request_id=None)
-            await store.add_event(self.rt.store, incident_id, "rollback_unavailable", data={"why": clean(why, 300)})
-            await self.refresh(incident_id)
-            return "refused"
+                                            reason=clean(reason, 200), source="incident", incident_id=str(inc.id),
+                                            thread_ts=inc.thread_ts)
+        except RollbackRefused as exc:
+            if exc.key == "rollback.refused.pending":  # someone asked with /rollback meanwhile
+                await store.set_fields(self.rt.store, incident_id, rollback_request_id=previous, touch=False)
+                await self.refresh(incident_id)
+                return "already"
+            return await self._no_rollback(incident_id, t(exc.key, inc.lang, **exc.variables))
+        except (ChatopsError, RailwayError) as exc:
+            return await self._no_rollback(
+                incident_id, exc.message(inc.lang) if isinstance(exc, ChatopsError) else str(exc))
         await store.set_fields(self.rt.store, incident_id, rollback_request_id=req.id,
-                               rollback={"target": req.target_deployment})
-        await store.add_event(self.rt.store, incident_id, "rollback_requested",
-                              actor=None if user == self.bot_actor else user,
-                              data={"request": req.id, "target": req.target_deployment.get("id", "")})
+                               rollback={"target": req.target_deployment}, touch=False)
         await self.refresh(incident_id)
         return "requested"
+
+    async def _no_rollback(self, incident_id: int, why: str) -> str:
+        await store.set_fields(self.rt.store, incident_id, rollback={"none": clean(why, 300)}, rollback_request_id=None)
+        await store.add_event(self.rt.store, incident_id, "rollback_unavailable", data={"why": clean(why, 300)})
+        await self.refresh(incident_id)
+        return "refused"
 
     async def _with_channel(self, incident_id: int, wait: float = 10.0) -> Incident | None:
         """The incident once it has a place in Slack (another task may still be creating its channel)."""
@@ -340,31 +352,141 @@ class Incidents:
                 return inc
             await asyncio.sleep(0.2)
 
-    async def on_change_finished(self, request: actions.ActionRequest | None, progress: Any) -> None:
-        """A change finished (the composition root subscribes this): it goes on the timeline and may mitigate."""
-        if request is None or request.source != "incident" or not (request.incident_id or "").isdigit():
-            return
-        incident_id = int(request.incident_id)
-        if request.decided_by and request.decided_at:
-            await store.add_event(self.rt.store, incident_id, "rollback_approved", actor=request.decided_by,
-                                  data={"request": request.id}, at=request.decided_at)
-        if progress.stage == "done":
-            await store.add_event(self.rt.store, incident_id, "rollback_finished", actor=request.decided_by,
-                                  data={"request": request.id, "deployment": progress.deployment_id or "",
-                                        "healthy": bool(progress.healthy), "detail": progress.detail})
-            if progress.healthy:
-                now = utcnow()
-                await self.mitigated(incident_id, at=now, impact_ended_at=now, actor=request.decided_by,
-                                     how="rollback")
-        else:
-            await store.add_event(self.rt.store, incident_id, "rollback_failed", actor=request.decided_by,
-                                  data={"request": request.id, "verdict": progress.status or "",
-                                        "detail": progress.detail})
-        await self.refresh(incident_id)
+    # ---- changes to the service (the composition root subscribes these to the change flow) -----------------
 
-    async def acknowledge(self, incident_id: int, user: str) -> None:
+    async def _incident_of(self, request: actions.ActionRequest) -> tuple[Incident | None, bool]:
+        """The incident a change belongs to, and whether its "requested" line is this caller's to write:
+        the one the request names (written when it is asked for), else the one open for its service,
+        linked now by whichever listener comes first (a request made before the incident opened, or a
+        decision racing the request's own event)."""
+        if (request.incident_id or "").isdigit():
+            return await store.get(self.rt.store, int(request.incident_id)), False
+        inc = await store.open_for_service(self.rt.store, request.service)
+        if inc is None:
+            return None, False
+        if await actions.link_incident(self.rt.store, request.id, str(inc.id)):
+            return inc, True
+        linked = await actions.get(self.rt.store, request.id)  # another listener (or replica) linked it first
+        ref = linked.incident_id if linked else None
+        return (await store.get(self.rt.store, int(ref)) if (ref or "").isdigit() else None), False
+
+    async def _requested_event(self, incident_id: int, request: actions.ActionRequest) -> None:
+        await self._change_event(incident_id, "change_requested", request, actor=request.requested_by,
+                                 at=request.created_at, reason=clean(request.reason, 200))
+
+    async def _change_event(self, incident_id: int, kind: str, request: actions.ActionRequest, *,
+                            actor: str | None, at: datetime | None = None, **extra: Any) -> None:
+        target = request.target_deployment or {}
+        data = {"request": request.id, "action": request.action, "target": target.get("id", ""),
+                "commit": (target.get("commit_hash") or "")[:7], **extra}
+        await store.add_event(self.rt.store, incident_id, kind, actor=None if actor == self.bot_actor else actor,
+                              data=data, at=at)
+
+    async def on_change_requested(self, event: ChangeRequested) -> None:
+        """A change to a service with an open incident joins it, however it was asked for."""
+        request = event.request
+        inc, linked_now = await self._incident_of(request)
+        if inc is None:
+            return
+        if linked_now or request.source == "incident":  # offered by the incident: it came linked
+            await self._requested_event(inc.id, request)
+        await self.refresh(inc.id)
+
+    async def on_change_decided(self, event: ChangeDecided) -> None:
+        """Approved, rejected, withdrawn or expired: who decided and when, on the incident's timeline."""
+        request = event.request
+        inc, linked_now = await self._incident_of(request)
+        if inc is None:
+            return
+        if linked_now:
+            await self._requested_event(inc.id, request)
+        await self._change_event(inc.id, f"change_{event.outcome}", request,
+                                 actor=request.decided_by if event.outcome != "expired" else None,
+                                 at=request.decided_at if event.outcome != "expired" else None,
+                                 note=clean(request.decision_note or "", 200))
+        await self.refresh(inc.id)
+
+    async def on_change_finished(self, event: ChangeFinished) -> None:
+        """Executed (Railway's deployment id) and verified, or failed: on the timeline; a change verified
+        healthy mitigates the incident, becomes its current deployment and dates the findings before it."""
+        request, progress = event.request, event.progress
+        inc, linked_now = await self._incident_of(request)
+        if inc is None:
+            return
+        if linked_now:
+            await self._requested_event(inc.id, request)
+        deployment = progress.deployment_id or request.new_deployment_id or ""
+        if progress.stage != "done":
+            await self._change_event(inc.id, "change_failed", request, actor=None, deployment=deployment,
+                                     verdict=progress.status or "", detail=clean(progress.detail, 300))
+            await self.refresh(inc.id)
+            return
+        await self._change_event(inc.id, "change_executed", request, actor=None, deployment=deployment,
+                                 status=progress.status or "")
+        verified_at = utcnow()
+        await self._change_event(inc.id, "change_verified", request, actor=None, at=verified_at,
+                                 deployment=deployment, healthy=bool(progress.healthy),
+                                 detail=clean(progress.detail, 300))
+        if progress.healthy:
+            target = request.target_deployment or {}
+            current = {**target, "id": deployment, "status": progress.status or "SUCCESS",
+                       "created_at": verified_at.isoformat(),
+                       "via": {"action": request.action, "request": request.id, "target": target.get("id", ""),
+                               "requested_by": request.requested_by, "approved_by": request.decided_by or ""}}
+            findings = [f | {"stale_after": deployment} if isinstance(f, dict) and "stale_after" not in f else f
+                        for f in inc.findings or []]
+            await store.set_fields(self.rt.store, inc.id, current_deployment=current, findings=findings)
+            if inc.is_open:
+                await self._read_deployments(inc.id)  # what could be rolled back to from here
+                credit = {"how": "change", "action": request.action, "request": request.id,
+                          "target": target.get("id", ""), "commit": (target.get("commit_hash") or "")[:7],
+                          "deployment": deployment, "requested_by": request.requested_by,
+                          "approved_by": request.decided_by or "", "verified_at": verified_at.isoformat()}
+                if not await self.mitigated(inc.id, at=verified_at, impact_ended_at=verified_at,
+                                            actor=request.decided_by, how="change", change=credit):
+                    # the probes saw it recover between the change's end and this report
+                    await store.credit_change(self.rt.store, inc.id, since=request.decided_at or verified_at,
+                                              at=verified_at, actor=request.decided_by, data=credit)
+        await self.refresh(inc.id)
+
+    async def acknowledge(self, incident_id: int, user: str) -> bool:
+        """The first person to act on an incident acknowledges it (paging stops); True for that one."""
         if (await store.acknowledge(self.rt.store, incident_id, user)).won:
             await self.refresh(incident_id)
+            return True
+        return False
+
+    # ---- people's checks in the incident's channel (the composition root hands these to the handlers) ------
+
+    async def _living_in(self, channel_id: str, service: str) -> Incident | None:
+        """The open incident of ``service`` that lives in this channel (its own, or a thread of it)."""
+        inc = await store.open_for_service(self.rt.store, service)
+        return inc if inc is not None and inc.channel_id == channel_id else None
+
+    async def on_diagnosed(self, channel_id: str, user: str, service: str, found: list[Any]) -> None:
+        """``/diagnose`` run in an incident's channel: its findings join the evidence and the timeline."""
+        inc = await self._living_in(channel_id, service)
+        if inc is None:
+            return
+        fresh = [normalise_finding(f) | {"by": user} for f in found]
+        names = {f["playbook"] for f in fresh}
+        kept = [f for f in inc.findings or [] if isinstance(f, dict) and f.get("playbook") not in names]
+        await store.set_fields(self.rt.store, inc.id, findings=fresh + kept, touch=False)
+        await store.add_event(self.rt.store, inc.id, "checked", actor=user,
+                              data={"check": "diagnose", "names": ", ".join(sorted(names)) or "—",
+                                    "problems": sum(f["verdict"] == "problem" for f in fresh)})
+        await self.refresh(inc.id)
+
+    async def on_health_checked(self, channel_id: str, user: str, reports: list[Any]) -> None:
+        """``/health`` (or Re-check) run in an incident's channel: the verdict goes on its timeline."""
+        for report in reports:
+            inc = await self._living_in(channel_id, report.name)
+            if inc is None:
+                continue
+            await store.add_event(self.rt.store, inc.id, "checked", actor=user,
+                                  data={"check": "health", "verdict": report.verdict, "reason": report.reason,
+                                        "args": health_of(report)["args"], "n": len(report.endpoints)})
+            await self.refresh(inc.id)
 
     async def add_note(self, incident_id: int, user: str, kind: str, text: str) -> None:
         """A note (hypothesis, finding) or a follow-up, by a person, on the timeline."""
@@ -385,9 +507,15 @@ class Incidents:
             await self.refresh(inc.id)
 
     async def mitigated(self, incident_id: int, *, at: datetime, impact_ended_at: datetime, actor: str | None = None,
-                        how: str = "monitor") -> bool:
+                        how: str = "monitor", change: dict | None = None) -> bool:
+        """Mark the incident mitigated once. While an approved change to the service runs, its own
+        verification decides (so the mitigation, and TTM, are the change's, not the next probe's)."""
+        if how != "change":
+            inc = await store.get(self.rt.store, incident_id)
+            if inc is None or await actions.running_for(self.rt.store, inc.service):
+                return False
         change = await store.mitigate(self.rt.store, incident_id, at=at, actor=actor, impact_ended_at=impact_ended_at,
-                                      data={"how": how, "since": impact_ended_at.isoformat()})
+                                      data={"how": how, "since": impact_ended_at.isoformat(), **(change or {})})
         if change.won:
             await self._announce(change.incident, "mitigated")
             await self.refresh(incident_id)
@@ -409,16 +537,6 @@ class Incidents:
             text, blocks = proposal_message(inc, healthy_for)
             await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts)
         await self.refresh(incident_id)
-
-    async def heartbeat_if_due(self, inc: Incident) -> None:
-        """No news for the severity's cadence: say so in the thread rather than going silent."""
-        now = utcnow()
-        if not inc.is_open or not inc.channel_id or now < next_update_by(inc.severity, inc.updated_at):
-            return
-        await store.set_fields(self.rt.store, inc.id)
-        await slack_messages.post(self.rt, inc.channel_id, heartbeat_text(inc, now),
-                                  thread_ts=inc.thread_ts or inc.summary_ts)
-        await self.refresh(inc.id)
 
     # ---- resolving ----------------------------------------------------------------------------------------------
 
@@ -462,14 +580,18 @@ class Incidents:
     async def view(self, incident_id: int, *, with_names: bool = False) -> IncidentView:
         inc = await store.get(self.rt.store, incident_id)
         events = await store.timeline(self.rt.store, incident_id)
-        request = None
-        if inc.rollback_request_id and inc.rollback_request_id != "pending":
-            request = await actions.get(self.rt.store, inc.rollback_request_id)
-        names = await self._names({e.actor for e in events} | {inc.commander, inc.resolved_by}) if with_names else {}
+        changes = {r.id: r for r in await actions.for_incident(self.rt.store, str(inc.id))}
+        if inc.is_open:  # asked for before the incident opened, still undecided or running: it counts too
+            for request in await actions.in_flight_for(self.rt.store, inc.service):
+                changes.setdefault(request.id, request)
+        people = {e.actor for e in events} | {inc.commander, inc.resolved_by} | {
+            (e.data or {}).get(k) for e in events for k in ("requested_by", "approved_by", "user")}
+        names = await self._names(people) if with_names else {}
         channel_name = await self._channel_name(inc) if with_names else None
         running = self.playbook_runner is not None and not any(
             e.kind in ("playbooks", "playbooks_failed") for e in events)
-        return IncidentView(inc, events, utcnow(), self.settings, rollback_request=request, names=names,
+        return IncidentView(inc, events, utcnow(), self.settings,
+                            changes=sorted(changes.values(), key=lambda r: r.created_at), names=names,
                             channel_name=channel_name, playbooks_running=running)
 
     async def _names(self, user_ids: set[str | None]) -> dict[str, str]:
@@ -492,6 +614,9 @@ class Incidents:
             return None
 
     # ---- finding the incident a command means ------------------------------------------------------------------
+
+    async def get(self, incident_id: int) -> Incident | None:
+        return await store.get(self.rt.store, incident_id)
 
     async def find(self, channel_id: str | None, number: int | None) -> tuple[Incident | None, list[Incident]]:
         """The incident a command is about: by number, else this channel's, else the only open one.

@@ -13,6 +13,7 @@ class ActionId(StrEnum):
     INCIDENT_RESOLVE = "incident.resolve"
     PLAYBOOK_ACTION = "playbook.action"
     INCIDENT_ROLLBACK = "incident.rollback"
+    INCIDENT_ACK = "incident.ack"
     LOGS_MORE = "logs.more"
     PUBLIC_UPDATE_APPROVE = "public_update.approve"
     PUBLIC_UPDATE_REJECT = "public_update.reject"

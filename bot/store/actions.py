@@ -172,3 +172,37 @@ async def due_for_expiry(store: Store, service: str | None = None) -> list[Actio
         query = query.where(ActionRequest.service == service)
     async with store.session() as session:
         return list((await session.scalars(query)).all())
+
+
+async def link_incident(store: Store, request_id: str, incident_id: str) -> bool:
+    """Tie a request to the incident open for its service (once: a linked request keeps its incident)."""
+    stmt = (update(ActionRequest).where(ActionRequest.id == request_id, ActionRequest.incident_id.is_(None))
+            .values(incident_id=incident_id))
+    async with store.session() as session:
+        return (await session.execute(stmt)).rowcount == 1
+
+
+async def for_incident(store: Store, incident_id: str) -> list[ActionRequest]:
+    """The requests tied to an incident, oldest first."""
+    query = (select(ActionRequest).where(ActionRequest.incident_id == incident_id)
+             .order_by(ActionRequest.created_at, ActionRequest.id))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def running_for(store: Store, service: str) -> list[ActionRequest]:
+    """Approved or running changes of a service: what happens to it next is theirs to tell."""
+    query = select(ActionRequest).where(ActionRequest.service == service,
+                                        ActionRequest.status.in_([APPROVED, RUNNING]))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def in_flight_for(store: Store, service: str) -> list[ActionRequest]:
+    """A service's changes not yet over: waiting for a decision (unexpired), approved, or running."""
+    query = select(ActionRequest).where(
+        ActionRequest.service == service,
+        ((ActionRequest.status == PENDING) & (ActionRequest.expires_at > utcnow()))
+        | ActionRequest.status.in_([APPROVED, RUNNING]))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, select, text, update
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,7 +47,9 @@ class Incident(Base):
     # Language-neutral facts, rendered at display time: what failed, and the latest probe.
     impact: Mapped[dict] = mapped_column(JSON, default=dict)
     health: Mapped[dict] = mapped_column(JSON, default=dict)
-    deployment: Mapped[dict] = mapped_column(JSON, default=dict)
+    deployment: Mapped[dict] = mapped_column(JSON, default=dict)  # the one serving when it was declared
+    # What serves since a change or a fix went live (a rollback's new deployment, who approved it).
+    current_deployment: Mapped[dict | None] = mapped_column(JSON)
     rollback: Mapped[dict] = mapped_column(JSON, default=dict)  # {"target": {...}} or {"none": why}
     # The rollback request offered for this incident ("pending" while it is being created): at most one.
     rollback_request_id: Mapped[str | None] = mapped_column(String(32))
@@ -57,6 +59,9 @@ class Incident(Base):
     probe_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_by: Mapped[str | None] = mapped_column(String(32))
     commander: Mapped[str | None] = mapped_column(String(32))
+    # Escalation: how many on-call people were paged because nobody acknowledged, and when last.
+    pages_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel_id: Mapped[str | None] = mapped_column(String(32))
     summary_ts: Mapped[str | None] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))  # set when the incident lives in a thread
@@ -204,6 +209,27 @@ async def mitigate(store: Store, incident_id: int, *, at: datetime, actor: str |
                              impact_ended_at=impact_ended_at)
 
 
+async def credit_change(store: Store, incident_id: int, *, since: datetime, at: datetime, actor: str | None,
+                        data: dict) -> Change:
+    """The probes saw the service recover after a change was approved, a moment before the change's own
+    verification reported: the mitigation is the change's. Its event gets the change's words and the
+    mitigation moment (TTM) becomes the verification's; impact still ended when the probes saw it."""
+    stmt = (update(Incident).where(Incident.id == incident_id, Incident.status == MITIGATED,
+                                   Incident.mitigated_at >= since)
+            .values(mitigated_at=at, updated_at=utcnow()))
+    async with store.session() as session:
+        won = (await session.execute(stmt)).rowcount == 1
+        if won:
+            latest = (await session.scalars(
+                select(Event).where(Event.subject_type == SUBJECT, Event.subject_id == str(incident_id),
+                                    Event.kind == "mitigated").order_by(Event.at.desc(), Event.id.desc()).limit(1)
+            )).first()
+            if latest is not None:
+                latest.data, latest.actor, latest.at = {**(latest.data or {}), **data}, actor, at
+        incident = await session.get(Incident, incident_id, populate_existing=True)
+    return Change(won, incident)
+
+
 async def relapse(store: Store, incident_id: int, *, data: dict | None = None) -> Change:
     """The service fails again while mitigated: impact did not stop, so both moments are cleared."""
     return await _transition(store, incident_id, [Incident.status == MITIGATED], event="relapsed", actor=None,
@@ -211,13 +237,55 @@ async def relapse(store: Store, incident_id: int, *, data: dict | None = None) -
                              resolve_proposed_at=None)
 
 
-async def claim_rollback(store: Store, incident_id: int) -> bool:
-    """Reserve the incident's one rollback offer; False when one exists (or the incident is closed)."""
-    stmt = (update(Incident)
-            .where(Incident.id == incident_id, Incident.rollback_request_id.is_(None), Incident.status != RESOLVED)
+async def claim_rollback(store: Store, incident_id: int, finished_request: str | None = None) -> bool:
+    """Reserve the incident's rollback offer; False when one is in flight (or the incident is closed).
+
+    ``finished_request``: the incident's previous request, which has ended, so a new offer may replace it.
+    """
+    free = (Incident.rollback_request_id.is_(None) if finished_request is None
+            else Incident.rollback_request_id == finished_request)
+    stmt = (update(Incident).where(Incident.id == incident_id, free, Incident.status != RESOLVED)
             .values(rollback_request_id="pending"))
     async with store.session() as session:
         return (await session.execute(stmt)).rowcount == 1
+
+
+async def set_severity(store: Store, incident_id: int, severity: str, *, actor: str) -> Change:
+    """A person changes the severity (the timeline says from what to what)."""
+    current = await get(store, incident_id)
+    if current is None or current.severity == severity:
+        return Change(False, current)
+    return await _transition(store, incident_id, [Incident.status != RESOLVED, Incident.severity == current.severity],
+                             event="severity", actor=actor, data={"before": current.severity, "after": severity},
+                             severity=severity)
+
+
+async def set_commander(store: Store, incident_id: int, user: str, *, actor: str) -> Change:
+    """``user`` leads the incident from now on; naming a commander acknowledges it too."""
+    current = await get(store, incident_id)
+    if current is None:
+        return Change(False, None)
+    now = utcnow()
+    return await _transition(store, incident_id, [Incident.status != RESOLVED], event="commander", actor=actor,
+                             data={"user": user, "previous": current.commander or ""}, at=now, commander=user,
+                             acknowledged_at=current.acknowledged_at or now)
+
+
+async def claim_reminder(store: Store, incident_id: int, *, severity: str, quiet_since: datetime) -> Change:
+    """The update reminder for an incident quiet since before ``quiet_since``: one caller wins (the
+    reminder is itself an update, so the next one is due a whole cadence later)."""
+    return await _transition(store, incident_id, [Incident.status != RESOLVED, Incident.severity == severity,
+                                                  Incident.updated_at <= quiet_since],
+                             event="update_reminder", actor=None)
+
+
+async def claim_page(store: Store, incident_id: int, *, sent: int, user: str) -> Change:
+    """Page the next on-call person (the ``sent``-th): only while nobody has acknowledged, once per step."""
+    now = utcnow()
+    return await _transition(store, incident_id, [Incident.status != RESOLVED, Incident.acknowledged_at.is_(None),
+                                                  Incident.pages_sent == sent],
+                             event="paged", actor=None, data={"user": user, "n": sent + 1, "escalation": True},
+                             at=now, pages_sent=sent + 1, last_paged_at=now)
 
 
 async def propose_resolution(store: Store, incident_id: int, *, data: dict | None = None) -> Change:
@@ -227,12 +295,11 @@ async def propose_resolution(store: Store, incident_id: int, *, data: dict | Non
 
 
 async def acknowledge(store: Store, incident_id: int, user: str) -> Change:
-    """The first person to act on an incident acknowledges it and, if it has none, becomes its commander."""
-    change = await _transition(store, incident_id, [Incident.status != RESOLVED, Incident.acknowledged_at.is_(None)],
-                               event="acknowledged", actor=user, acknowledged_at=utcnow())
-    if change.won and change.incident and not change.incident.commander:
-        return Change(True, await set_fields(store, incident_id, commander=user))
-    return change
+    """The first person to act on an incident acknowledges it and, if it has none, becomes its commander
+    (in the same UPDATE, so nobody sees it acknowledged without one)."""
+    return await _transition(store, incident_id, [Incident.status != RESOLVED, Incident.acknowledged_at.is_(None)],
+                             event="acknowledged", actor=user, acknowledged_at=utcnow(),
+                             commander=func.coalesce(Incident.commander, user))
 
 
 async def resolve(store: Store, incident_id: int, *, user: str | None, cause: str = "") -> Change:
