@@ -128,6 +128,13 @@ async def test_lead_page_note_and_followup_by_hand(make_bot, slack, signer, targ
     assert events["followup"].data["text"] == "alert on connection errors"
     body = await eventually(lambda: _summary_with(slack, inc, "Paged <@U0CARL> by direct message"), timeout=5)
     assert "IC <@U0BOB>" in body and "<@U0BOB> leads the incident" in body
+    slack.fail("conversations.open", "user_disabled")  # a page Slack refuses is said, and recorded
+    before = len(slack.responses)
+    await command(bot, slack, signer, "page <@U0DAN>", user="U0ANA", channel=channel)
+    await eventually(lambda: any("Could not page <@U0DAN>" in r.payload.get("text", "")
+                                 for r in slack.responses[before:]), timeout=5)
+    failed = await eventually(lambda: _event(bot, inc.id, "page_failed"), timeout=5)
+    assert failed.data == {"user": "U0DAN", "error": "user_disabled"}
     bad = await command(bot, slack, signer, "lead @bob", user="U0ANA", channel=channel)
     assert "Name one person" in bad["text"]
     bad = await command(bot, slack, signer, "sev 5", user="U0ANA", channel=channel)

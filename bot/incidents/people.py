@@ -101,7 +101,7 @@ class IncidentPeople:
         try:
             dm = (await self.rt.slack.conversations_open(users=user))["channel"]["id"]
         except Exception as exc:
-            error = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or type(exc).__name__
+            error = _slack_error(exc)
             logger.error("could not open a DM to page %s: %s", user, error)
             await store.add_event(self.rt.store, inc.id, "page_failed", data={"user": user, "error": str(error)})
             return False
@@ -134,3 +134,11 @@ class IncidentPeople:
             await slack_messages.post(self.rt, inc.channel_id, reminder_text(inc, now, due, mentions),
                                       thread_ts=inc.thread_ts)
             await self.incidents.refresh(inc.id)
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code when it answered one (``user_not_found``…), else what went wrong."""
+    data = getattr(getattr(exc, "response", None), "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return type(exc).__name__

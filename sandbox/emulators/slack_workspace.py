@@ -440,7 +440,7 @@ class SlackWorkspace:
         Multi-person DMs (several ``users``) are not emulated: refused with not_supported_by_emulator."""
         if params.get("channel"):
             channel = self.channels.get(str(params["channel"]))
-            if channel is None:
+            if channel is None or not self.visible(channel):
                 raise ApiError("channel_not_found")
             if not channel.is_im:
                 raise ApiError("method_not_supported_for_channel_type")
@@ -456,7 +456,7 @@ class SlackWorkspace:
         if self.users[user].get("deleted"):
             raise ApiError("user_disabled")
         existing = self.channels.get("D" + user[1:])
-        dm = existing or self._new_dm("D" + user[1:], user)
+        dm = existing or self.add_dm(user)
         out: dict[str, Any] = {"channel": {"id": dm.id}}
         if existing is not None:
             out.update(no_op=True, already_open=True)
