@@ -15,7 +15,9 @@ from bot.config.services import parse_services
 from bot.i18n import format_duration, t
 from bot.incidents.people import IncidentPeople
 from bot.slack.action_ids import ActionId
+from bot.store import Store
 from bot.store import incidents as store
+from bot.store.migrate import upgrade_async
 from bot.store.models import utcnow
 from tests.conftest import eventually
 from tests.test_incidents_outage import action_ids, click, config, people_workspace, texts
@@ -229,3 +231,31 @@ def test_intervals_under_a_second_are_written_as_such():
     assert [format_duration(x) for x in (0.15, 0.0004, 0, 1, 90)] == ["150 ms", "1 ms", "0 s", "1 s", "1 min 30 s"]
     line = t("incident.detection.monitor", "es", n=3, interval=format_duration(0.5, "es"))
     assert "cada 500 ms" in line
+
+
+async def test_pages_and_reminders_are_claimed_once_on_postgres(pg_url):
+    """Two replicas (two engines) racing on PostgreSQL: one page per step, one reminder per overdue update,
+    and no page once someone has acknowledged."""
+    await upgrade_async(pg_url)
+    one, two = Store(pg_url), Store(pg_url)
+    try:
+        now = utcnow()
+        opened = await store.open_incident(one, service="backend", title="db down", severity="sev2", source="monitor",
+                                           lang="en", impact={"reason": "manual", "args": {}, "n": 0},
+                                           impact_started_at=now, detected_at=now)
+        iid = opened.incident.id
+        pages = await asyncio.gather(*(store.claim_page(s, iid, sent=0, user="U0CARL") for s in (one, two) * 3))
+        assert sum(p.won for p in pages) == 1
+        await store.set_fields(one, iid, touch=False, updated_at=now - timedelta(hours=1))
+        quiet_since = utcnow() - timedelta(minutes=30)
+        reminders = await asyncio.gather(*(store.claim_reminder(s, iid, severity="sev2", quiet_since=quiet_since)
+                                           for s in (one, two) * 3))
+        assert sum(r.won for r in reminders) == 1
+        acked = await store.acknowledge(two, iid, "U0DAN")
+        assert acked.won and acked.incident.commander == "U0DAN"
+        assert not (await store.claim_page(one, iid, sent=1, user="U0DAN")).won  # acknowledged: paging stops
+        kinds = [e.kind for e in await store.timeline(one, iid)]
+        assert (kinds.count("paged"), kinds.count("update_reminder"), kinds.count("acknowledged")) == (1, 1, 1)
+    finally:
+        await one.dispose()
+        await two.dispose()
