@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,7 @@ RAILWAY_TOKEN = "demo-api-token"
 CHANNEL = "C0OPS"
 USERS = {"U0ANA": {"name": "ana", "real_name": "Ana (on call)", "locale": "es-ES"},
          "U0LEO": {"name": "leo", "real_name": "Leo (SRE lead)", "locale": "en-US"}}
+NAMES = {uid: info["name"] for uid, info in USERS.items()}  # mentions in the transcript read "@ana", as in Slack
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Transcript:
         if e.kind == "step":
             return f"\n\033[1;33m== {e.text} ==\033[0m\n" if self.color else f"\n== {e.text} ==\n"
         label = t(f"demo.kind.{e.kind}", self.lang, who=e.who) + (f"  {e.where}" if e.where else "")
-        body = blocks_to_text(e.blocks, e.text, color=self.color)
+        body = blocks_to_text(e.blocks, e.text, color=self.color, names=NAMES)
         head = f"\033[1;35m{label}\033[0m" if self.color else label
         return f"{head}\n{_indent(body)}\n"
 
@@ -408,7 +410,8 @@ async def run_demo(*, lang: str, transcript: Path, color: bool, interactive_mode
             outcome = 1
         conv.rec.flush()
     elapsed = time.monotonic() - started
-    html = render_document("transcript.html.j2", lang, entries=tr.entries, blocks_to_text=blocks_to_text)
+    html = render_document("transcript.html.j2", lang, entries=tr.entries,
+                           blocks_to_text=partial(blocks_to_text, names=NAMES))
     await asyncio.to_thread(transcript.write_text, html, encoding="utf-8")
     print(t("demo.done", lang, seconds=elapsed, path=str(transcript)))
     return outcome

@@ -20,15 +20,15 @@ EXPECTED = {
 }
 # The rollback, who approved it and its verification, in the summary, the final summary and the postmortem.
 RECORD = {
-    "en": {"summary": ["Current deployment", "live since the rollback to", "approved by @U0LEO",
+    "en": {"summary": ["Current deployment", "live since the rollback to", "approved by @leo",
                        "Verified healthy after the rollback"],
-           "final": ["Mitigation: Mitigated by rolling back to", "requested by @U0ANA, approved by @U0LEO, "
+           "final": ["Mitigation: Mitigated by rolling back to", "requested by @ana, approved by @leo, "
                      "verified healthy at"],
            "postmortem": ["requested by Ana (on call), approved by Leo (SRE lead), verified healthy at",
                           "Leo (SRE lead): Rollback to"]},
-    "es": {"summary": ["Despliegue actual", "activo desde el rollback a", "aprobado por @U0LEO",
+    "es": {"summary": ["Despliegue actual", "activo desde el rollback a", "aprobado por @leo",
                        "Verificado sano tras el rollback"],
-           "final": ["Mitigación: Mitigado con un rollback a", "pedido por @U0ANA, aprobado por @U0LEO, "
+           "final": ["Mitigación: Mitigado con un rollback a", "pedido por @ana, aprobado por @leo, "
                      "verificado sano a las"],
            "postmortem": ["pedido por Ana (on call), aprobado por Leo (SRE lead), verificado sano a las",
                           "Leo (SRE lead): Rollback a"]},

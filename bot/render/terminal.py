@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 _BOLD = re.compile(r"\*(?=\S)([^*\n]+?)\*")
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -17,11 +18,12 @@ EMOJI = {"white_check_mark": "✅", "x": "❌", "warning": "⚠️", "large_gree
          "heavy_minus_sign": "➖", "arrows_counterclockwise": "🔄", "stopwatch": "⏱️", "fire": "🔥"}
 
 
-def mrkdwn(text: str, color: bool = False) -> str:
+def mrkdwn(text: str, color: bool = False, names: Mapping[str, str] | None = None) -> str:
+    """``names`` (user id → name) shows a mention as a person reads it in Slack: ``@ana``, not ``@U0ANA``."""
     text = _EMOJI.sub(lambda m: EMOJI.get(m.group(1).lower(), m.group(0)), text)
     text = _DATE.sub(r"\1", text)
     text = _LINK.sub(r"\2 (\1)", text)
-    text = _USER.sub(r"@\1", text)
+    text = _USER.sub(lambda m: "@" + (names or {}).get(m.group(1), m.group(1)), text)
     text = _SUBTEAM.sub(r"@\1", text)
     if color:
         text = _BOLD.sub("\033[1m\\1\033[22m", text)
@@ -35,9 +37,10 @@ def _text(obj: dict | None) -> str:
     return (obj or {}).get("text", "")
 
 
-def blocks_to_text(blocks: list[dict] | None, fallback: str = "", color: bool = False) -> str:
+def blocks_to_text(blocks: list[dict] | None, fallback: str = "", color: bool = False,
+                   names: Mapping[str, str] | None = None) -> str:
     if not blocks:
-        return mrkdwn(fallback, color)
+        return mrkdwn(fallback, color, names)
     lines: list[str] = []
     for block in blocks:
         kind = block.get("type")
@@ -46,11 +49,11 @@ def blocks_to_text(blocks: list[dict] | None, fallback: str = "", color: bool = 
             lines.append(f"\033[1m{head}\033[22m" if color else head.upper())
         elif kind == "section":
             if block.get("text"):
-                lines.append(mrkdwn(_text(block["text"]), color))
+                lines.append(mrkdwn(_text(block["text"]), color, names))
             for field in block.get("fields") or []:
-                lines.append("  " + mrkdwn(_text(field), color))
+                lines.append("  " + mrkdwn(_text(field), color, names))
         elif kind == "context":
-            parts = [mrkdwn(_text(e), color) for e in block.get("elements", []) if e.get("type") != "image"]
+            parts = [mrkdwn(_text(e), color, names) for e in block.get("elements", []) if e.get("type") != "image"]
             line = " · ".join(p for p in parts if p)
             lines.append(f"\033[2m{line}\033[22m" if color else line)
         elif kind == "divider":
