@@ -27,6 +27,13 @@ def slack_escape(value: Any) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_unescape(text: str) -> str:
+    """The inverse of ``slack_escape``, for text that arrives escaped: Slack sends a slash command's
+    ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and ``&gt;``. ``&amp;`` goes last, so a typed ``&lt;``
+    (sent as ``&amp;lt;``) stays ``&lt;``. Unescape once, where text enters; escape once, where it leaves."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def format_duration(seconds: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
     if seconds is None:
         return "—"

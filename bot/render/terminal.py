@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from bot.i18n import slack_unescape
+
 _BOLD = re.compile(r"\*(?=\S)([^*\n]+?)\*")
 _CODE = re.compile(r"`([^`\n]+)`")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
@@ -30,7 +32,7 @@ def mrkdwn(text: str, color: bool = False, names: Mapping[str, str] | None = Non
         text = _CODE.sub("\033[36m\\1\033[39m", text)
     else:
         text = _BOLD.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return slack_unescape(text)
 
 
 def _text(obj: dict | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.common.errors import UsageError
-from bot.i18n import t
+from bot.i18n import slack_unescape, t
 
 MAX_COMMAND_TEXT = 2000
 MAX_ID = 32  # audit_log.team_id / user_id / channel_id
@@ -37,13 +37,6 @@ class InvalidRequest(ValueError):
         self.field = field
 
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
-
-
-def slack_unescape(text: str) -> str:
-    """Undo the escaping Slack applies to a slash command's ``text``: it sends ``&``, ``<`` and ``>``
-    as ``&amp;``, ``&lt;`` and ``&gt;`` (docs.slack.dev, "Formatting text for app surfaces": escaping
-    text). ``&amp;`` goes last so ``&amp;lt;`` (a typed "&lt;") stays ``&lt;``."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def command_text(command: dict[str, Any], lang: str) -> str:

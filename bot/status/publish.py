@@ -58,8 +58,8 @@ class PublicUpdates:
         if len(text.strip()) > MAX_TEXT:
             await tell(t("status.publish.too_long", lang, limit=MAX_TEXT, length=len(text.strip())))
             return "too_long"
-        # Slack sends &, < and > in command text as entities; the page escapes for HTML itself.
-        words = clean(text.strip().replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"), MAX_TEXT)
+        # The command's text was unescaped once on the way in (command_text); the page escapes for HTML itself.
+        words = clean(text.strip(), MAX_TEXT)
         row = await updates.draft(self.rt.store, inc, text=words, user=user, lang=inc.lang)
         channel = inc.channel_id
         message_text, blocks = draft_message(row, inc, self._public_name(inc))
