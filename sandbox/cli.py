@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,9 @@ async def run(args: argparse.Namespace) -> int:
     from bot.i18n import normalise_language
     from sandbox.demo import run_demo
 
+    # The terminal shows the conversation; the bot's own log lines appear only when something failed
+    # (a loaded machine's "monitor round ran past its interval" is not part of the story).
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     lang = args.lang or normalise_language(os.environ.get("CHATOPS_LANGUAGE") or os.environ.get("LANG"))
     return await run_demo(lang=lang, transcript=args.transcript, color=sys.stdout.isatty(),
                           interactive_mode=args.interactive)

@@ -80,3 +80,4 @@ async def test_interactive_mode_takes_commands_and_buttons_from_the_terminal(tmp
     assert "1. [Re-check]" in text and "ana clicked" in text
     assert "leo typed" in text and "no playbook `frobnicate`" in text
     assert (tmp_path / "t.html").exists()
+    assert "Traceback" not in text and "ERROR" not in text  # stderr is merged in: nothing went wrong
