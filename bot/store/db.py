@@ -47,9 +47,9 @@ class Store:
             await session.begin()
             yield session
         except BaseException:
-            await asyncio.shield(_end(session, commit=False))
+            await _ended(session, commit=False)
             raise
-        await asyncio.shield(_end(session, commit=True))
+        await _ended(session, commit=True)
 
     async def ping(self) -> None:
         """Raise when the database does not answer within the ping timeout."""
@@ -58,6 +58,17 @@ class Store:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _ended(session: AsyncSession, *, commit: bool) -> None:
+    """End the session even if the task is cancelled meanwhile: the cancellation is re-raised only once
+    the session has ended, so no half-returned connection (and no task) outlives it."""
+    end = asyncio.ensure_future(_end(session, commit=commit))
+    try:
+        await asyncio.shield(end)
+    except asyncio.CancelledError:
+        await end
+        raise
 
 
 async def _end(session: AsyncSession, *, commit: bool) -> None:
