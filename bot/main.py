@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from bot.alerts.intake import AlertIntake
     from bot.changes.slack_flow import RollbackFlow
+    from bot.charts.renderer import ChartRenderer
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership
     from bot.incidents.monitor import Monitor
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from bot.incidents.sharing import Replicas
     from bot.railway import RailwayClient
     from bot.runtime import Runtime
+    from bot.slack.files import ChartPoster
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
     from handlers.diagnose import DiagnoseHandlers
@@ -105,6 +107,7 @@ class ChatOps:
     incident: IncidentHandlers
     logs: LogsHandlers
     public_update_buttons: PublicUpdateHandlers
+    charts: ChartPoster
     _released: bool = field(default=False, repr=False)
 
     def register(self, app: AsyncApp) -> None:
@@ -173,6 +176,8 @@ class ChatOps:
             await asyncio.shield(self.leadership.release())
             await asyncio.shield(self.replicas.leave())
         await self.rt.close()
+        if self.charts.renderer is not None:
+            await self.charts.renderer.close()
 
 
 def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
@@ -186,6 +191,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.incidents.service import Incidents
     from bot.incidents.sharing import Replicas
     from bot.runtime import build_runtime
+    from bot.slack.files import ChartPoster
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
     from handlers.diagnose import DiagnoseHandlers
@@ -217,18 +223,29 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     duties = [("deploy-watch", deploy_watch.run)] if rt.railway is not None else []
     leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds, holder=holder)
     public_updates = PublicUpdates(rt, incidents)
+    charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
 
     return ChatOps(
         rt=rt, changes=changes, incidents=incidents, people=people, monitor=monitor, deploy_watch=deploy_watch,
         replicas=replicas, leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
         status_site=StatusSite(rt),
         health=HealthHandlers(rt, on_checked=incidents.on_health_checked),
-        diagnose=DiagnoseHandlers(rt, playbooks.run, on_diagnosed=incidents.on_diagnosed),
+        diagnose=DiagnoseHandlers(rt, playbooks.run, charts, on_diagnosed=incidents.on_diagnosed),
         rollback=RollbackHandlers(rt, changes),
         incident=IncidentHandlers(rt, incidents, people, monitor, public_updates),
         logs=LogsHandlers(rt),
         public_update_buttons=PublicUpdateHandlers(rt, public_updates),
+        charts=charts,
     )
+
+
+def chart_renderer(settings: Settings) -> ChartRenderer | None:
+    """The chart worker's client (the worker starts with the first chart), or None when charts are off."""
+    if not settings.CHATOPS_CHARTS:
+        return None
+    from bot.charts.renderer import ChartRenderer
+
+    return ChartRenderer(timeout=settings.CHATOPS_CHART_TIMEOUT_SECONDS, memory_mb=settings.CHATOPS_CHART_MEMORY_MB)
 
 
 async def _guarded(chore: Callable[[], Awaitable[object]]) -> None:

@@ -8,6 +8,7 @@ from bot.common.errors import UsageError
 from bot.i18n import t
 from bot.render.diagnose import diagnose_message
 from bot.runtime import Runtime
+from bot.slack.files import ChartPoster
 from bot.slack.followup import schedule
 from bot.slack.request import command_text, ephemeral
 from playbooks.base import Finding
@@ -21,9 +22,11 @@ Diagnosed = Callable[[str, str, str, list[Finding]], Awaitable[None]]
 
 
 class DiagnoseHandlers:
-    def __init__(self, rt: Runtime, run_playbooks: RunPlaybooks, on_diagnosed: Diagnosed | None = None) -> None:
+    def __init__(self, rt: Runtime, run_playbooks: RunPlaybooks, charts: ChartPoster,
+                 on_diagnosed: Diagnosed | None = None) -> None:
         self.rt = rt
         self.run_playbooks = run_playbooks
+        self.charts = charts
         self.on_diagnosed = on_diagnosed
 
     def usage_problem(self, name: str, service_name: str, lang: str) -> str | None:
@@ -76,6 +79,8 @@ class DiagnoseHandlers:
         text, blocks = diagnose_message(service_name, findings, lang)
         await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
         info = context["request_info"]
+        for finding in findings:  # the pictures follow the findings, which read complete without them
+            await self.charts.share(finding.chart, info.channel_id)
         if self.on_diagnosed is not None and info.channel_id and info.user_id:
             await self.on_diagnosed(info.channel_id, info.user_id, service_name, list(findings))
         return "ok" if all(f.verdict == "ok" for f in findings) else "findings"

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
+from bot.charts.spec import ChartSpec
 from bot.common.redact import redact
 from bot.config.services import ServiceConfig, ServicesFile
 from bot.i18n import t
@@ -71,6 +72,8 @@ class Finding:
     remediation: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     elapsed_ms: float = 0.0
+    # A picture of the evidence, posted after the finding (whose text stands alone without it).
+    chart: ChartSpec | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.charts.spec import ChartSpec, Line, Marker, Panel, Series
 from bot.railway.models import Deployment, Metrics, MetricSeries
 from playbooks import evidence as ev
 from playbooks.base import Action, Evidence, Finding, Playbook, PlaybookContext
@@ -149,6 +150,39 @@ def _span(first: Any, last: Any) -> float | None:
     return (last.timestamp - first.timestamp).total_seconds()
 
 
+def _chart(ctx: PlaybookContext, m: Metrics, deployments: list[Deployment] | None,
+           trend: Trend | None) -> ChartSpec | None:
+    """Memory and CPU over the last hour with the 80 % lines and the deploys marked; None without memory data."""
+    if not m.memory_usage_gb:
+        return None
+    limit, cpu_limit = Metrics.latest(m.memory_limit_gb), Metrics.latest(m.cpu_limit)
+    pct = round(LIMIT_RATIO * 100)
+    memory = Panel(ctx.t("memory.chart.memory"), ctx.t("memory.chart.gb"),
+                   (Series(ctx.t("memory.chart.memory_used"), list(m.memory_usage_gb)),),
+                   (Line(limit * LIMIT_RATIO, ctx.t("memory.chart.line", pct=pct, limit=_gb(limit))),) if limit else ())
+    panels = [memory]
+    if m.cpu_usage:
+        panels.append(Panel(ctx.t("memory.chart.cpu"), ctx.t("memory.chart.vcpu"),
+                            (Series(ctx.t("memory.chart.cpu_used"), list(m.cpu_usage)),),
+                            (Line(cpu_limit * LIMIT_RATIO, ctx.t("memory.chart.line", pct=pct,
+                                                                 limit=f"{cpu_limit:g} vCPU")),) if cpu_limit else ()))
+    start = m.memory_usage_gb[0][0]
+    markers = tuple(Marker(d.created_at.timestamp(), ctx.t("memory.chart.deploy", commit=(d.commit_hash or d.id)[:7]))
+                    for d in sorted(deployments or [], key=lambda d: d.created_at) if d.created_at.timestamp() >= start)
+    slope = trend.slope_gb_per_hour if trend else None
+    first, last = m.memory_usage_gb[0][1], m.memory_usage_gb[-1][1]
+    caption = ctx.t("memory.chart.caption", service=ctx.service.name,
+                    slope=None if slope is None else ("+" if slope >= 0 else "-") + _gb(abs(slope)),
+                    now=_gb(last), limit=_gb(limit) if limit else None,
+                    pct=round(last / limit * 100) if limit else None)
+    alt = ctx.t("memory.chart.alt", service=ctx.service.name, first=_gb(first), last=_gb(last),
+                limit=_gb(limit) if limit else None, line=_gb(limit * LIMIT_RATIO) if limit else None,
+                deploys=len(markers))
+    return ChartSpec(title=ctx.t("memory.chart.title", service=ctx.service.name), x_label=ctx.t("memory.chart.time"),
+                     panels=tuple(panels), markers=markers, alt_text=alt, caption=caption,
+                     filename=f"{ctx.service.name}-memory.png")
+
+
 def _deployment_evidence(ctx: PlaybookContext, deployments: list[Deployment]) -> tuple[Evidence, bool]:
     since = ctx.now - timedelta(hours=24)
     crashed = [d for d in deployments if d.status == "CRASHED" and d.created_at >= since]
@@ -207,7 +241,9 @@ async def run(ctx: PlaybookContext) -> Finding:
         cause, steps = ctx.t("memory.cause.unknown"), [ctx.t("memory.fix.more_evidence")]
     actions = (Action("restart", service, "memory", "diagnose.action.restart"),) if verdict == "problem" and restart \
         else ()
-    return Finding("memory", verdict, cause, tuple(evidence), tuple(steps), actions)
+    chart = (_chart(ctx, metrics.value, deployments.value if deployments.ok else None, facts.get("trend"))
+             if metrics.ok else None)
+    return Finding("memory", verdict, cause, tuple(evidence), tuple(steps), actions, chart=chart)
 
 
 def _diagnosis(ctx: PlaybookContext, f: dict[str, Any], service: str) -> tuple[str, list[str], bool]:

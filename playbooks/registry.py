@@ -13,7 +13,7 @@ import logging
 import pkgutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -97,8 +97,7 @@ async def run_one(playbook: Playbook, ctx: PlaybookContext, timeout: float = DEF
         finding = Finding(playbook.name, "unknown", ctx.t("runner.failed", error=_reason(exc)),
                           remediation=(ctx.t("runner.failed_fix"),))
     elapsed = round((time.perf_counter() - start) * 1000, 1)
-    return Finding(finding.playbook, finding.verdict, _with_skipped(ctx, finding), finding.evidence,
-                   finding.remediation, finding.actions, elapsed)
+    return replace(finding, cause=_with_skipped(ctx, finding), elapsed_ms=elapsed)
 
 
 def _with_skipped(ctx: PlaybookContext, finding: Finding) -> str:

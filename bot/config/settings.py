@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # Work queue behind the acks.
     CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
     CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)
+    # Charts: on or off, and the bounds of the worker process that draws them.
+    CHATOPS_CHARTS: bool = True
+    CHATOPS_CHART_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CHATOPS_CHART_MEMORY_MB: int = Field(default=512, ge=128)
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

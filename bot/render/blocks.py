@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a Home tab or modal view (slack-platform.md: "Blocks per modal / Home tab")
 MAX_SECTION = 3000  # a section's text
 MAX_FIELD = 2000  # one of a section's fields
 MAX_HEADER = 150
@@ -96,15 +97,17 @@ def message_problems(text: str | None, blocks: list | None, *, max_text: int | N
     return problems
 
 
-def block_problems(blocks: Any) -> list[str]:
-    """Limit violations inside a ``blocks`` array (count, ids, texts, elements)."""
-    checker = _Checker()
+def block_problems(blocks: Any, *, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """Limit violations inside a ``blocks`` array (count, ids, texts, elements); ``max_blocks`` is 50 for a
+    message and MAX_VIEW_BLOCKS for a view."""
+    checker = _Checker(max_blocks)
     checker.blocks(blocks)
     return checker.problems
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, max_blocks: int = MAX_BLOCKS) -> None:
+        self.max_blocks = max_blocks
         self.problems: list[str] = []
         self._block_ids: set[str] = set()
         self._markdown_chars = 0
@@ -140,7 +143,7 @@ class _Checker:
         self.string(obj.get("text"), f"{pointer}/text", high=high, low=1)
 
     def blocks(self, blocks: Any) -> None:
-        for i, block in enumerate(self.items(blocks, "/blocks", high=MAX_BLOCKS, low=0)):
+        for i, block in enumerate(self.items(blocks, "/blocks", high=self.max_blocks, low=0)):
             self.block(block, f"/blocks/{i}")
 
     def block(self, block: Any, pointer: str) -> None:

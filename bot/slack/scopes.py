@@ -14,4 +14,5 @@ REQUIRED_SCOPES: dict[str, str] = {
     "im:write": "conversations.open: page the on-call person by direct message",
     "users:read": "users.info: display names and each person's language",
     "usergroups:read": "usergroups.users.list: approvers and responders by user group",
+    "files:write": "files.getUploadURLExternal and files.completeUploadExternal: charts",
 }

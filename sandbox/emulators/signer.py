@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+JSON_CONTENT_TYPE = "application/json"
 # The deprecated verification token Slack still puts in every payload; apps must ignore it.
 VERIFICATION_TOKEN = "EmulatorVerification0000"
 
@@ -55,10 +56,10 @@ class SlackRequestSigner:
     def __repr__(self) -> str:  # never show the secret
         return f"SlackRequestSigner(team_id={self.team_id!r}, api_app_id={self.api_app_id!r})"
 
-    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    def sign(self, body: bytes, timestamp: int | None = None, content_type: str = FORM_CONTENT_TYPE) -> dict[str, str]:
         ts = int(time.time()) if timestamp is None else timestamp
         return {
-            "Content-Type": FORM_CONTENT_TYPE,
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
             "X-Slack-Signature": signature(self._secret, ts, body),
         }
@@ -144,13 +145,67 @@ class SlackRequestSigner:
         return SignedRequest(body, self.sign(body, timestamp))
 
 
-def _find_button(blocks: list, action_id: str) -> tuple[str | None, dict]:
+    def event_callback(self, event: dict[str, Any], *, timestamp: int | None = None) -> SignedRequest:
+        """An Events API delivery: a JSON body (``type: event_callback``) around ``event``."""
+        now = int(time.time())
+        body_fields = {
+            "token": VERIFICATION_TOKEN, "team_id": self.team_id, "api_app_id": self.api_app_id,
+            "event": event, "type": "event_callback", "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": now, "authorizations": [{"enterprise_id": None, "team_id": self.team_id,
+                                                    "user_id": "U0BOT", "is_bot": True,
+                                                    "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        }
+        body = json.dumps(body_fields, separators=(",", ":")).encode()
+        return SignedRequest(body, self.sign(body, timestamp, JSON_CONTENT_TYPE))
+
+    def app_home_opened(self, user_id: str, *, view: dict | None = None, tab: str = "home",
+                        timestamp: int | None = None) -> SignedRequest:
+        """The event Slack sends when a person opens the app's Home tab (``view`` once one was published)."""
+        event: dict[str, Any] = {"type": "app_home_opened", "user": user_id, "channel": "D" + user_id[1:],
+                                 "tab": tab, "event_ts": f"{time.time():.6f}"}
+        if view is not None:
+            event["view"] = view
+        return self.event_callback(event, timestamp=timestamp)
+
+    def url_verification(self, challenge: str, *, timestamp: int | None = None) -> SignedRequest:
+        """The handshake Slack sends when the Events API request URL is saved."""
+        body = json.dumps({"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}).encode()
+        return SignedRequest(body, self.sign(body, timestamp, JSON_CONTENT_TYPE))
+
+    def home_action(self, action_id: str, value: str, *, user_id: str, view: dict,
+                    trigger_id: str | None = None, timestamp: int | None = None) -> SignedRequest:
+        """A button click in the Home tab: ``block_actions`` with a ``view`` container and no
+        ``channel``, ``message`` or ``response_url`` (Slack sends none for views)."""
+        block_id, button = _find_button(view.get("blocks") or [], action_id, value)
+        action: dict[str, Any] = {
+            "type": "button", "action_id": action_id, "block_id": block_id or "b1",
+            "text": button.get("text") or {"type": "plain_text", "text": action_id, "emoji": True},
+            "value": value, "action_ts": f"{time.time():.6f}",
+        }
+        if "style" in button:
+            action["style"] = button["style"]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": self.team_id},
+            "api_app_id": self.api_app_id, "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view.get("id", "V0")},
+            "trigger_id": trigger_id or self.new_trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain}, "enterprise": None,
+            "is_enterprise_install": False, "view": view, "actions": [action],
+        }
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+        return SignedRequest(body, self.sign(body, timestamp))
+
+
+def _find_button(blocks: list, action_id: str, value: str | None = None) -> tuple[str | None, dict]:
     for block in blocks:
         if not isinstance(block, dict):
             continue
         elements = list(block.get("elements") or []) + ([block["accessory"]] if "accessory" in block else [])
         for element in elements:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
+            if (isinstance(element, dict) and element.get("action_id") == action_id
+                    and (value is None or element.get("value") == value)):
                 return block.get("block_id"), element
     return None, {}
 

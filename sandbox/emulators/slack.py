@@ -59,6 +59,8 @@ RATE_TIERS = {
     "chat.update": 50, "conversations.create": 20, "conversations.info": 50, "conversations.invite": 50,
     "conversations.join": 50, "conversations.open": 50, "pins.add": 20, "users.info": 100,
     "usergroups.users.list": 20,
+    # Tier 4 ("100+ per minute") for the upload flow and the Home tab, as their reference pages say.
+    "files.getUploadURLExternal": 100, "files.completeUploadExternal": 100, "views.publish": 100,
 }
 # Methods refused without a scope the bot might lack (conversations.open: a DM needs im:write).
 METHOD_SCOPES = {"conversations.open": "im:write"}
@@ -143,6 +145,7 @@ class SlackEmulator(LoopbackServer):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/{kind:commands|actions}/{team}/{hook}/{secret}", self._response_url_post)
+        app.router.add_post("/upload/v1/{token}", self._upload)
         app.router.add_get("/_emulator/calls", self._control_calls)
         app.router.add_get("/_emulator/messages", self._control_messages)
         app.router.add_get("/_emulator/responses", self._control_responses)
@@ -185,6 +188,28 @@ class SlackEmulator(LoopbackServer):
         name = ref.removeprefix("#")
         found = channels.get(ref) or next((c for c in channels.values() if c.name == name), None)
         return None if found is None else {**self.workspace.channel_api(found), "members": list(found.members)}
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab last published for ``user_id`` (views.publish), or None."""
+        found = self.workspace.home_views.get(user_id)
+        return None if found is None else {**found.view, "id": found.id, "hash": found.hash}
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file (files.getUploadURLExternal → upload URL), or None."""
+        found = self.workspace.files.get(file_id)
+        return None if found is None else found.content
+
+    def shared_files(self, channel: str) -> list[dict[str, Any]]:
+        """The files shared in ``channel`` by files.completeUploadExternal, oldest first."""
+        return [f for m in self.messages(channel) for f in m.get("files", [])]
+
+    async def open_home(self, user_id: str, events_url: str, signer: Any, http: Any) -> Any:
+        """What Slack does when ``user_id`` opens the app's Home tab: a signed ``app_home_opened``
+        event to the Events API request URL (with the view last published for them, if any)."""
+        view = self.workspace.home_views.get(user_id)
+        req = signer.app_home_opened(user_id, view=None if view is None else {**view.view, "id": view.id,
+                                                                                "hash": view.hash})
+        return await http.post(events_url, content=req.body, headers=req.headers)
 
     def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None) -> str:
         """Seed a message (e.g. one from a person, which the bot may not chat.update); returns its ts."""
@@ -250,6 +275,8 @@ class SlackEmulator(LoopbackServer):
         status, body, headers = self._answer(method, token, params)
         if token == self.bot_token:
             headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
+        if method == "files.getUploadURLExternal" and body.get("ok"):
+            body["upload_url"] = self._base() + body["upload_url"]  # loopback, like files.slack.com
         call.status, call.response = status, body
         return web.json_response(body, status=status, headers=headers)
 
@@ -280,6 +307,18 @@ class SlackEmulator(LoopbackServer):
             return 429, ApiError("ratelimited").body(), {"Retry-After": str(wait)}
         host = self._base().removeprefix("http://")
         return 200, {"ok": True, "url": f"ws://{host}/link/?ticket={secrets.token_hex(8)}"}, {}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL: raw bytes (or a multipart form with one file), answered 200 like Slack."""
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            part = next((v for v in form.values() if hasattr(v, "file")), None)
+            content = part.file.read() if part is not None else b""
+        else:
+            content = await request.read()
+        if not self.workspace.receive_upload(request.match_info["token"], content):
+            return web.Response(status=404, text="not found")
+        return web.Response(status=200, text=f"OK - {len(content)}")
 
     def _answer(self, method: str, token: str | None, params: dict[str, Any]) -> tuple[int, dict, dict]:
         if method == "apps.connections.open":

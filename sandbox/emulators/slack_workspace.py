@@ -20,12 +20,13 @@ mrkdwn with a bare ``&`` or a ``<`` that opens no entity is refused (``invalid_b
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, block_problems
+from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, MAX_VIEW_BLOCKS, block_problems
 
 GENERAL_CHANNEL = ("C0GENERAL", "general")
 CHANNEL_NAME_MAX = 80
@@ -33,6 +34,8 @@ _CHANNEL_NAME = re.compile(r"[a-z0-9_-]+")
 _BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 _ENTITY = re.compile(r"<[^<>\s][^<>]*>")  # Slack's <@U…>, <#C…>, <!here>, <url|label>, <!date^…>
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
+MAX_ALT_TXT = 1000  # files.getUploadURLExternal: alt_txt_too_large beyond 1000 characters
+MAX_VIEW_BYTES = 250 * 1024  # views.publish: view_too_large ("greater than 250kb")
 
 
 class ApiError(Exception):
@@ -55,10 +58,13 @@ class Message:
     user: str
     bot_id: str | None
     thread_ts: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)  # shared by files.completeUploadExternal
 
     def to_api(self, team_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "user": self.user,
                                "team": team_id, "blocks": self.blocks}
+        if self.files:
+            out["files"] = [dict(f) for f in self.files]
         if self.bot_id:
             out["bot_id"] = self.bot_id
         if self.thread_ts:
@@ -90,6 +96,34 @@ class Channel:
 
     def has_member(self, user_id: str, bot_user_id: str) -> bool:
         return user_id in self.members or (self.everyone and user_id != bot_user_id)
+
+
+@dataclass
+class UploadedFile:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal, then shared."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str
+    upload_token: str
+    content: bytes | None = None  # None until the bytes are POSTed to the upload URL
+    title: str = ""
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        mimetype = "image/png" if self.filename.lower().endswith(".png") else "application/octet-stream"
+        return {"id": self.id, "name": self.filename, "title": self.title or self.filename, "mimetype": mimetype,
+                "filetype": self.filename.rsplit(".", 1)[-1].lower(), "size": self.length,
+                "alt_txt": self.alt_txt, "channels": list(self.channels)}
+
+
+@dataclass
+class HomeView:
+    id: str
+    hash: str
+    view: dict[str, Any]
 
 
 def flag(value: Any) -> bool:
@@ -145,7 +179,8 @@ class SlackWorkspace:
                  users: Mapping[str, Mapping[str, Any]] | None = None,
                  usergroups: Mapping[str, list[str]] | None = None,
                  channels: Mapping[str, str | Mapping[str, Any]] | None = None, allow_channel_create: bool = True,
-                 strict: bool = False, clock: Callable[[], float], scopes: tuple[str, ...] = ()) -> None:
+                 strict: bool = False, clock: Callable[[], float], scopes: tuple[str, ...] = (),
+                 home_tab_enabled: bool = True) -> None:
         """``channels``: {id: name} (a public channel everyone and the bot are in) or {id: {name, is_private,
         is_archived, bot_member (default true), members, everyone}}; default {C0GENERAL: general}.
         Users: not ``strict`` (the default), any user-shaped ID (U…/W…) exists, as it does in Slack for the
@@ -156,6 +191,11 @@ class SlackWorkspace:
         self.allow_channel_create = allow_channel_create
         self.strict = strict
         self.scopes = tuple(scopes)
+        self.home_tab_enabled = home_tab_enabled
+        self.files: dict[str, UploadedFile] = {}
+        self.home_views: dict[str, HomeView] = {}  # user id -> the Home tab published for that person
+        self._file_ids = itertools.count(1)
+        self._view_ids = itertools.count(1)
         self._clock = clock
         self._last_ts_us = 0
         self._channel_ids = itertools.count(1)
@@ -182,6 +222,9 @@ class SlackWorkspace:
             "pins.add": self.pins_add,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.completeUploadExternal": self.files_complete_upload_external,
+            "views.publish": self.views_publish,
         }
 
     # --- setup and inspection -------------------------------------------------------------------
@@ -236,9 +279,9 @@ class SlackWorkspace:
         return channel.is_public or self.bot_user_id in channel.members
 
     def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None,
-                    thread_ts: str | None = None) -> Message:
+                    thread_ts: str | None = None, files: list[dict[str, Any]] | None = None) -> Message:
         bot_id = self.bot_id if user == self.bot_user_id else None
-        message = Message(self.next_ts(), text, list(blocks or []), user, bot_id, thread_ts)
+        message = Message(self.next_ts(), text, list(blocks or []), user, bot_id, thread_ts, list(files or []))
         self.find(channel).messages.append(message)
         return message
 
@@ -487,6 +530,103 @@ class SlackWorkspace:
         if group not in self.usergroups:
             raise ApiError("no_such_subteam")
         return {"users": list(self.usergroups[group])}
+
+    # --- files: the external upload flow (files.upload is retired) ---------------------------------
+
+    def files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Answers a loopback path (the emulator puts its base URL in front) and a file id."""
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except (TypeError, ValueError):
+            raise ApiError("invalid_arguments") from None
+        if not filename or length <= 0:
+            raise ApiError("missing_argument")  # Slack: "typically only occurs when the length provided is 0"
+        alt_txt = str(params.get("alt_txt") or "")
+        if len(alt_txt) > MAX_ALT_TXT:
+            raise ApiError("alt_txt_too_large")
+        file_id = f"F{next(self._file_ids):010d}"
+        token = f"{file_id.lower()}{self.next_ts().replace('.', '')}"
+        self.files[file_id] = UploadedFile(file_id, filename, length, alt_txt, token)
+        return {"upload_url": f"/upload/v1/{token}", "file_id": file_id}
+
+    def receive_upload(self, token: str, content: bytes) -> bool:
+        """The POST to an upload URL; False for an unknown or already used URL."""
+        found = next((f for f in self.files.values() if f.upload_token == token), None)
+        if found is None or found.content is not None:
+            return False
+        found.content = content
+        return True
+
+    def files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Shares the uploaded files in ``channel_id`` (in ``thread_ts``'s thread) as one bot message."""
+        files = params.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError:
+                raise ApiError("invalid_arguments") from None
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise ApiError("invalid_arguments")
+        found: list[UploadedFile] = []
+        for item in files:
+            upload = self.files.get(str(item.get("id") or ""))
+            # "This method can only be called once"; a file whose bytes never arrived cannot be shared.
+            if upload is None or upload.completed or upload.content is None:
+                raise ApiError("file_not_found")
+            if len(upload.content) != upload.length:
+                raise ApiError("file_upload_size_mismatch")
+            found.append(upload)
+        channel_id = params.get("channel_id")
+        channel = self.postable(channel_id) if channel_id else None
+        thread_ts = params.get("thread_ts") or None
+        if thread_ts and (channel is None or channel.message(thread_ts) is None):
+            raise ApiError("invalid_thread_ts" if channel else "invalid_arguments")
+        for upload, item in zip(found, files, strict=True):
+            upload.title = str(item.get("title") or upload.filename)
+            upload.completed = True
+            if channel is not None:
+                upload.channels.append(channel.id)
+        if channel is not None:
+            self.add_message(channel.id, str(params.get("initial_comment") or ""), user=self.bot_user_id,
+                             thread_ts=thread_ts, files=[f.to_api() for f in found])
+        return {"files": [{"id": f.id, "title": f.title} for f in found]}
+
+    # --- the Home tab -----------------------------------------------------------------------------
+
+    def views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user_id") or "")
+        if not _USER_ID.fullmatch(user_id) or not self.has_user(user_id):
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["invalid `user_id`"]})
+        view = params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                raise ApiError("invalid_arguments") from None
+        if not isinstance(view, dict):
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["invalid `view`"]})
+        if view.get("type") != "home":
+            raise ApiError("invalid_arguments", response_metadata={
+                "messages": ["[ERROR] must be home [json-pointer:/view/type]"]})
+        if not self.home_tab_enabled:
+            raise ApiError("not_enabled")  # a home view published while the app's Home tab is off
+        if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
+            raise ApiError("view_too_large")
+        # Block errors in a view come back as invalid_arguments, pointers under /view (100 blocks at most).
+        if problems := block_problems(view.get("blocks"), max_blocks=MAX_VIEW_BLOCKS):
+            raise ApiError("invalid_arguments", response_metadata={
+                "messages": [f"[ERROR] {p}".replace("[json-pointer:/", "[json-pointer:/view/") for p in problems]})
+        current = self.home_views.get(user_id)
+        wanted_hash = params.get("hash")
+        if wanted_hash and current is not None and wanted_hash != current.hash:
+            raise ApiError("hash_conflict")
+        view_id = current.id if current else f"V{next(self._view_ids):010d}"
+        published = HomeView(view_id, f"{int(self._clock())}.{next(self._view_ids):08x}", dict(view))
+        self.home_views[user_id] = published
+        return {"view": {**published.view, "id": view_id, "team_id": self.team_id, "type": "home",
+                         "hash": published.hash, "app_id": "A0CHATOPS", "bot_id": self.bot_id,
+                         "root_view_id": view_id, "previous_view_id": None, "state": {"values": {}}}}
 
     # --- response_url ---------------------------------------------------------------------------
 
