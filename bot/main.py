@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bot.alerts.intake import AlertIntake
     from bot.changes.slack_flow import RollbackFlow
     from bot.charts.renderer import ChartRenderer
+    from bot.home.service import HomeTab
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership
     from bot.incidents.monitor import Monitor
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from bot.status.web import StatusSite
     from handlers.diagnose import DiagnoseHandlers
     from handlers.health import HealthHandlers
+    from handlers.home import HomeHandlers
     from handlers.incident import IncidentHandlers
     from handlers.logs import LogsHandlers
     from handlers.rollback import RollbackHandlers
@@ -108,6 +110,8 @@ class ChatOps:
     logs: LogsHandlers
     public_update_buttons: PublicUpdateHandlers
     charts: ChartPoster
+    home: HomeTab
+    home_tab: HomeHandlers
     _released: bool = field(default=False, repr=False)
 
     def register(self, app: AsyncApp) -> None:
@@ -130,6 +134,9 @@ class ChatOps:
         app.action(ActionId.LOGS_MORE)(self.logs.more)
         app.action(ActionId.PUBLIC_UPDATE_APPROVE)(self.public_update_buttons.approve)
         app.action(ActionId.PUBLIC_UPDATE_REJECT)(self.public_update_buttons.reject)
+        app.event("app_home_opened")(self.home_tab.opened)
+        app.action(ActionId.HOME_APPROVE)(self.home_tab.approve)
+        app.action(ActionId.HOME_REJECT)(self.home_tab.reject)
 
     def web_routes(self) -> list[Route]:
         """HTTP routes beside ``/slack/events``, each only when configured: Railway's deployment webhook and
@@ -168,6 +175,7 @@ class ChatOps:
         self.rt.spawn("periodic-chores", chores())
         # Escalation pages and update reminders: every replica looks, the database decides who sends each.
         self.rt.spawn("incident-people", self.people.run())
+        self.rt.spawn("home-refresh", self.home.run())
 
     async def close(self) -> None:
         """Hand the watch over at once (a clean stop), then stop the runtime."""
@@ -184,6 +192,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     """The whole bot, wired. ``config`` defaults to the services file the settings name."""
     from bot.alerts.intake import AlertIntake
     from bot.changes.slack_flow import RollbackFlow
+    from bot.home.service import HomeTab
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership, new_holder_id
     from bot.incidents.monitor import Monitor
@@ -196,6 +205,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.status.web import StatusSite
     from handlers.diagnose import DiagnoseHandlers
     from handlers.health import HealthHandlers
+    from handlers.home import HomeHandlers
     from handlers.incident import IncidentHandlers
     from handlers.logs import LogsHandlers
     from handlers.rollback import RollbackHandlers
@@ -224,6 +234,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds, holder=holder)
     public_updates = PublicUpdates(rt, incidents)
     charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
+    home = HomeTab(rt, changes)
 
     return ChatOps(
         rt=rt, changes=changes, incidents=incidents, people=people, monitor=monitor, deploy_watch=deploy_watch,
@@ -235,7 +246,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
         incident=IncidentHandlers(rt, incidents, people, monitor, public_updates),
         logs=LogsHandlers(rt),
         public_update_buttons=PublicUpdateHandlers(rt, public_updates),
-        charts=charts,
+        charts=charts, home=home, home_tab=HomeHandlers(rt, home),
     )
 
 

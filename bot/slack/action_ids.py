@@ -17,3 +17,5 @@ class ActionId(StrEnum):
     LOGS_MORE = "logs.more"
     PUBLIC_UPDATE_APPROVE = "public_update.approve"
     PUBLIC_UPDATE_REJECT = "public_update.reject"
+    HOME_APPROVE = "home.approve"
+    HOME_REJECT = "home.reject"

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 MAX_BODY = 64 * 1024
+HANDLED_EVENTS = ("app_home_opened",)  # the manifest's bot_events: the Home tab
 
 
 def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> web.Application:
@@ -97,8 +98,9 @@ def _is_ssl_check(raw: bytes, content_type: str) -> bool:
 
 
 def _event_delivery(rt: Runtime, raw: bytes, retry_num: str | None) -> web.Response | None:
-    """An Events API delivery (JSON), or None when the body is not one. The app subscribes to no events,
-    so none is acted on, but each is answered 2xx: Slack retries a delivery that gets anything else
+    """An Events API delivery the app does not act on, answered here; None when the body is not one, or is
+    an event in HANDLED_EVENTS (the manifest's bot_events), which goes on to Bolt. Each other one is
+    answered 2xx: Slack retries a delivery that gets anything else
     (X-Slack-Retry-Num 1–3) and turns off subscriptions that keep failing. ``url_verification`` gets its
     ``challenge`` back."""
     try:
@@ -110,6 +112,8 @@ def _event_delivery(rt: Runtime, raw: bytes, retry_num: str | None) -> web.Respo
     if body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
         return web.json_response({"challenge": body["challenge"][:200]})
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    if body.get("type") == "event_callback" and event.get("type") in HANDLED_EVENTS:
+        return None  # checked by _inspect, then handled by the app's listener
     name = str(event.get("type") or body.get("type") or "unknown")[:64]
     rt.audit.received(kind="event", name=name, outcome="ignored",
                       detail=f"retry {retry_num[:2]}" if retry_num else "")
@@ -125,6 +129,21 @@ def _inspect(raw: bytes, content_type: str) -> tuple[InvalidRequest | None, Requ
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         return InvalidRequest("invalid_utf8", ""), None
+    if content_type == "application/json":  # the Events API: an event the app handles (HANDLED_EVENTS)
+        try:
+            fields = json_depth.loads(body)
+        except json_depth.TooDeep:
+            return InvalidRequest("too_deep", "body"), None
+        except ValueError:
+            return InvalidRequest("bad_payload", "body"), None
+        if not isinstance(fields, dict):
+            return InvalidRequest("bad_payload", "body"), None
+        if fields.get("type") != "event_callback":
+            return InvalidRequest("not_form", str(fields.get("type"))[:64]), None
+        try:
+            return None, RequestInfo.from_body(fields)
+        except InvalidRequest as problem:
+            return problem, None
     if content_type != "application/x-www-form-urlencoded":
         return InvalidRequest("not_form", ""), None
     form = {key: values[0] for key, values in parse_qs(body).items()}

@@ -57,7 +57,7 @@ def ephemeral(respond) -> Tell:
 
 @dataclass(frozen=True)
 class RequestInfo:
-    kind: str  # command | action | other
+    kind: str  # command | action | event | other
     name: str  # "/health" or an action id
     team_id: str | None
     user_id: str | None
@@ -91,6 +91,14 @@ class RequestInfo:
                 trigger_id=_trigger_id(body.get("trigger_id")),
                 response_url=_response_url(body.get("response_url")),
             )
+        if body.get("type") == "event_callback":
+            event = _object(body, "event")
+            kind = event.get("type")
+            if not isinstance(kind, str) or not 0 < len(kind) <= MAX_NAME:
+                raise InvalidRequest("bad_field", "event.type")
+            return cls(kind="event", name=kind, team_id=_id(body, "team_id"),
+                       user_id=_id(event, "user", "event.user"), channel_id=_id(event, "channel", "event.channel"),
+                       arguments=json.dumps({"tab": event.get("tab")}), trigger_id=None, response_url=None)
         return cls(kind="other", name=str(body.get("type", "unknown"))[:MAX_NAME], team_id=None, user_id=None,
                    channel_id=None, arguments="", trigger_id=None, response_url=None)
 

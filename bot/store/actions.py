@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
@@ -206,3 +206,26 @@ async def in_flight_for(store: Store, service: str) -> list[ActionRequest]:
         | ActionRequest.status.in_([APPROVED, RUNNING]))
     async with store.session() as session:
         return list((await session.scalars(query)).all())
+
+
+async def pending(store: Store) -> list[ActionRequest]:
+    """Every unexpired pending request, oldest first (what approvers are waited on for)."""
+    query = (select(ActionRequest).where(ActionRequest.status == PENDING, ActionRequest.expires_at > utcnow())
+             .order_by(ActionRequest.created_at))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def requested_by(store: Store, user_id: str, limit: int = 5) -> list[ActionRequest]:
+    """This person's newest requests, whatever became of them."""
+    query = (select(ActionRequest).where(ActionRequest.requested_by == user_id)
+             .order_by(ActionRequest.created_at.desc()).limit(limit))
+    async with store.session() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def last_change(store: Store) -> tuple[int, datetime | None]:
+    """(how many requests, when one last changed): differs as soon as any request is made or moves."""
+    async with store.session() as session:
+        row = (await session.execute(select(func.count(), func.max(ActionRequest.updated_at)))).one()
+    return row[0], row[1]

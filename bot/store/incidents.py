@@ -171,6 +171,13 @@ async def open_incidents(store: Store) -> list[Incident]:
         return list((await session.scalars(query)).all())
 
 
+async def last_change(store: Store) -> tuple[int, datetime | None]:
+    """(how many incidents, when one last changed): differs as soon as one opens or moves."""
+    async with store.session() as session:
+        row = (await session.execute(select(func.count(), func.max(Incident.updated_at)))).one()
+    return row[0], row[1]
+
+
 async def for_channel(store: Store, channel_id: str) -> Incident | None:
     """The incident whose own channel this is (newest first, open or not)."""
     query = (select(Incident).where(Incident.channel_id == channel_id, Incident.thread_ts.is_(None))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from sqlalchemy import func, select
+
 from bot.store.db import Store
 from bot.store.models import ProbeResult
 
@@ -41,3 +43,19 @@ async def save_reports(store: Store, reports: Iterable[_Report], source: str = "
     async with store.session() as session:
         session.add_all(rows)
     return len(rows)
+
+
+async def latest_verdicts(store: Store, services: Iterable[str]) -> dict[str, ProbeResult]:
+    """Each service's newest whole-service row (its verdict, reason and when), for those probed at all."""
+    newest = (select(func.max(ProbeResult.id)).where(ProbeResult.endpoint == SERVICE_ROW,
+                                                     ProbeResult.service.in_(list(services)))
+              .group_by(ProbeResult.service))
+    async with store.session() as session:
+        rows = (await session.scalars(select(ProbeResult).where(ProbeResult.id.in_(newest)))).all()
+    return {row.service: row for row in rows}
+
+
+async def newest_id(store: Store) -> int | None:
+    """The id of the newest probe result (it grows with every probe: a cheap "anything new?")."""
+    async with store.session() as session:
+        return await session.scalar(select(func.max(ProbeResult.id)))
