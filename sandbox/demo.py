@@ -8,11 +8,12 @@ a self-contained HTML transcript.
 from __future__ import annotations
 
 import asyncio
+import base64
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ from sandbox.emulators.signer import SlackRequestSigner
 from sandbox.emulators.slack import SlackEmulator
 from sandbox.emulators.target import TargetEmulator
 from sandbox.runner import RunningBot, start_bot
+from sandbox.slack_html import mrkdwn, plain
 
 SECRET = "demo-signing-secret-not-a-real-one"
 BOT_TOKEN = "xoxb-demo-token"
@@ -37,15 +39,28 @@ CHANNEL = "C0OPS"
 USERS = {"U0ANA": {"name": "ana", "real_name": "Ana (on call)", "locale": "es-ES"},
          "U0LEO": {"name": "leo", "real_name": "Leo (SRE lead)", "locale": "en-US"}}
 NAMES = {uid: info["name"] for uid, info in USERS.items()}  # mentions in the transcript read "@ana", as in Slack
+BOT_NAME = "chatops"
+
+
+@dataclass
+class Image:
+    src: str  # a data: URI (the transcript is one self-contained file)
+    alt: str
 
 
 @dataclass
 class Entry:
-    who: str  # a user name, "bot" or "demo"
-    kind: str  # command | click | ephemeral | message | update | note | step
+    who: str  # a person's name, the bot's name or "demo"
+    kind: str  # command | click | ephemeral | message | update | home | note | step
     text: str
     blocks: list[dict] | None = None
     where: str = ""  # the channel it happened in
+    at: str = field(default_factory=lambda: _clock(time.time()))
+    images: list[Image] = field(default_factory=list)
+
+
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S")
 
 
 @dataclass
@@ -63,6 +78,7 @@ class Transcript:
             return f"\n\033[1;33m== {e.text} ==\033[0m\n" if self.color else f"\n== {e.text} ==\n"
         label = t(f"demo.kind.{e.kind}", self.lang, who=e.who) + (f"  {e.where}" if e.where else "")
         body = blocks_to_text(e.blocks, e.text, color=self.color, names=NAMES)
+        body += "".join(f"\n🖼  {image.alt}" for image in e.images)
         head = f"\033[1;35m{label}\033[0m" if self.color else label
         return f"{head}\n{_indent(body)}\n"
 
@@ -147,6 +163,12 @@ language = "{self.lang}"
                 return
             await asyncio.wait(busy, timeout=max(0.0, deadline - time.monotonic()))
 
+    def names(self) -> dict[str, str]:
+        """Who and where each id is (people's and channels' names), as Slack shows mentions."""
+        channels = {cid: c.name for cid, c in self.slack.workspace.channels.items()}
+        people = {uid: info["name"] for uid, info in USERS.items()}
+        return {**channels, **people, self.slack.workspace.bot_user_id: BOT_NAME}
+
     def _response_url(self, kind: str, channel: str, message_ts: str | None = None) -> str:
         url = self.slack.response_url(kind, channel=channel, message_ts=message_ts)
         self.response_channels[url] = channel
@@ -159,6 +181,10 @@ language = "{self.lang}"
                                         channel_id=channel, channel_name=info.get("name", "ops"),
                                         response_url=response_url)
         return await self.http.post(self.bot.slack_url, content=req.body, headers=req.headers)
+
+    async def open_home(self, user: str) -> httpx.Response:
+        """The person opens the app's Home tab: Slack sends app_home_opened to the bot."""
+        return await self.slack.open_home(user, self.bot.slack_url, self.signer, self.http)
 
     async def click(self, user: str, button: Button) -> httpx.Response:
         message = button.message
@@ -185,20 +211,39 @@ class Recorder:
             if payload.get("replace_original"):
                 kind = "update"
             channel = self.sb.response_channels.get(post.url, CHANNEL)
-            self.tr.add(Entry("bot", kind, payload.get("text", ""), payload.get("blocks"), self._where(channel)))
+            self.tr.add(Entry(BOT_NAME, kind, payload.get("text", ""), payload.get("blocks"), self._where(channel),
+                              at=_clock(post.time)))
         self._responses = len(slack.responses)
         for call in slack.calls[self._calls:]:
-            params = call.params
+            params, at = call.params, _clock(call.time)
             if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and call.ok:
                 kind = {"chat.postMessage": "message", "chat.update": "update"}.get(call.method, "ephemeral")
-                self.tr.add(Entry("bot", kind, params.get("text", ""), params.get("blocks"),
-                                  self._where(params.get("channel"))))
+                self.tr.add(Entry(BOT_NAME, kind, params.get("text", ""), params.get("blocks"),
+                                  self._where(params.get("channel")), at=at))
+            elif call.method == "files.completeUploadExternal" and call.ok:
+                self.tr.add(Entry(BOT_NAME, "message", params.get("initial_comment") or "", None,
+                                  self._where(params.get("channel_id")), at=at, images=self._images(call)))
+            elif call.method == "views.publish" and call.ok:
+                view = call.params.get("view") or {}
+                user = USERS.get(call.params.get("user_id", ""), {}).get("name", call.params.get("user_id", ""))
+                self.tr.add(Entry(user, "home", "", view.get("blocks"), at=at))
             elif call.method == "conversations.create" and call.ok:
-                self.tr.add(Entry("bot", "note", t("demo.note.channel_created", self.tr.lang,
-                                                   name=params.get("name", ""))))
+                self.tr.add(Entry(BOT_NAME, "note", t("demo.note.channel_created", self.tr.lang,
+                                                      name=params.get("name", "")), at=at))
             elif call.method == "pins.add" and call.ok:
-                self.tr.add(Entry("bot", "note", t("demo.note.pinned", self.tr.lang)))
+                self.tr.add(Entry(BOT_NAME, "note", t("demo.note.pinned", self.tr.lang), at=at))
         self._calls = len(slack.calls)
+
+    def _images(self, call) -> list[Image]:
+        """The shared files' bytes, from the emulator's upload URL, embedded in the transcript."""
+        found = []
+        for shared in call.response.get("files", []):
+            content = self.sb.slack.file_content(shared["id"])
+            stored = self.sb.slack.workspace.files.get(shared["id"])
+            if content:
+                found.append(Image("data:image/png;base64," + base64.b64encode(content).decode("ascii"),
+                                   stored.alt_txt if stored else shared.get("title", "")))
+        return found
 
     def _where(self, channel: str | None) -> str:
         info = self.sb.slack.channel(channel) if channel else None
@@ -217,12 +262,16 @@ class Conversation:
         self.tr.add(Entry(USERS[user]["name"], "command", f"{command} {text}".strip(), where=self._name(channel)))
         resp = await self.sb.command(user, command, text, channel)
         if resp.headers.get("content-type", "").startswith("application/json") and resp.json().get("text"):
-            self.tr.add(Entry("bot", "ephemeral", resp.json()["text"], where=self._name(channel)))
+            self.tr.add(Entry(BOT_NAME, "ephemeral", resp.json()["text"], where=self._name(channel)))
         await self.settle()
 
     async def click(self, user: str, button: Button) -> None:
         self.tr.add(Entry(USERS[user]["name"], "click", button.label, where=self._name(button.channel)))
         await self.sb.click(user, button)
+        await self.settle()
+
+    async def open_home(self, user: str) -> None:
+        await self.sb.open_home(user)
         await self.settle()
 
     async def settle(self) -> None:
@@ -330,11 +379,15 @@ async def scripted_incident(conv: Conversation) -> None:
 
         conv.note("demo.step.diagnose")
         await conv.type_command("U0ANA", "/diagnose", "db backend", channel=incident_channel)
+        await conv.type_command("U0ANA", "/diagnose", "memory backend", channel=incident_channel)
+        await conv.wait_until(lambda: sb.slack.calls_to("files.completeUploadExternal"), timeout=30)
 
         conv.note("demo.step.rollback")
         await conv.type_command("U0ANA", "/rollback", 'backend --reason "P1000 after the pooled-connection deploy"',
                        channel=incident_channel)
         approve = await conv.wait_until(lambda: conv.button(ActionId.ROLLBACK_APPROVE.value))
+        conv.note("demo.step.home")
+        await conv.open_home("U0LEO")  # what waits for Leo, at a glance
         await conv.click("U0ANA", approve)  # the requester cannot approve their own rollback
         await conv.click("U0LEO", approve)
         await conv.wait_until(lambda: _rollback_finished(sb), timeout=30)
@@ -393,6 +446,12 @@ async def interactive(conv: Conversation) -> None:
         print(t("demo.interactive.help", lang))
 
 
+def render_transcript(entries: list[Entry], lang: str, names: dict[str, str]) -> str:
+    """The conversation as Slack shows it: Block Kit rendered, mentions and channels by name."""
+    return render_document("transcript.html.j2", lang, entries=entries, md=lambda text: mrkdwn(text, names.get),
+                           plain=plain)
+
+
 async def run_demo(*, lang: str, transcript: Path, color: bool, interactive_mode: bool = False) -> int:
     tr = Transcript(lang=lang, color=color)
     started = time.monotonic()
@@ -409,9 +468,9 @@ async def run_demo(*, lang: str, transcript: Path, color: bool, interactive_mode
             print(str(exc))
             outcome = 1
         conv.rec.flush()
+        names = sb.names()
     elapsed = time.monotonic() - started
-    html = render_document("transcript.html.j2", lang, entries=tr.entries,
-                           blocks_to_text=partial(blocks_to_text, names=NAMES))
+    html = render_transcript(tr.entries, lang, names)
     await asyncio.to_thread(transcript.write_text, html, encoding="utf-8")
     print(t("demo.done", lang, seconds=elapsed, path=str(transcript)))
     return outcome

@@ -33,8 +33,8 @@ async def test_the_worker_draws_a_phone_sized_png_and_a_second_chart_reuses_it()
     finally:
         await renderer.close()
     width, height, shades = png_facts(png)
-    assert (width, height) == (880, 440) and shades > 50
-    assert 5_000 < len(png) < 500_000 and png_facts(again)[0] == 880
+    assert (width, height) == (704, 418) and shades > 50
+    assert 5_000 < len(png) < 500_000 and png_facts(again)[0] == 704
     assert pid is not None and renderer.worker_pid is None  # closed: the worker has ended
 
 
@@ -103,5 +103,5 @@ async def test_diagnose_memory_on_a_climbing_service_shares_a_chart_through_the_
 
     png = slack.file_content(shared[0]["id"])
     width, height, shades = png_facts(png)
-    assert (width, height) == (880, 770) and shades > 50, "the chart looks blank"
+    assert (width, height) == (704, 726) and shades > 50, "the chart looks blank"
     assert int(get_url.params["length"]) == len(png)

@@ -30,8 +30,18 @@ BLOCK_TYPES = frozenset({
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` at most ``limit`` characters, an ellipsis saying it was cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` at most ``limit`` characters, an ellipsis saying it was cut; a code span or block the cut
+    leaves open is closed, so Slack does not show a stray backtick (or the rest as code)."""
+    if len(text) <= limit:
+        return text
+    if limit < 5:
+        return text[: limit - 1] + "…"
+    cut = text[: limit - 4] + "…"
+    if cut.count("```") % 2:
+        return cut + "```"
+    if cut.replace("```", "").count("`") % 2:
+        return cut + "`"
+    return text[: limit - 1] + "…"
 
 
 def _with_id(block: dict[str, Any], block_id: str | None) -> dict[str, Any]:
