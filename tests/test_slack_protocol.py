@@ -66,16 +66,27 @@ def _event(signer, event: dict) -> SignedRequest:
 
 
 async def test_events_and_their_retries_are_acknowledged_not_acted_on(make_bot, slack, signer):
+    """Events the app does not subscribe to (app_home_opened is the one it handles: tests/test_home.py)."""
     bot = await make_bot(SERVICES)
-    first = _event(signer, {"type": "app_home_opened", "user": "U1", "channel": "D0BOTDM", "tab": "home"})
+    first = _event(signer, {"type": "member_joined_channel", "user": "U1", "channel": "C0OPS"})
     assert (await _post(bot, first)).status_code == 200
     retry = signer.retried(first, 1)
     assert retry.headers["X-Slack-Retry-Num"] == "1"
     assert (await _post(bot, retry)).status_code == 200
     rows = await _rows(bot)
     assert [(r.kind, r.name, r.outcome, r.detail) for r in rows] == [
-        ("event", "app_home_opened", "ignored", ""), ("event", "app_home_opened", "ignored", "retry 1")]
+        ("event", "member_joined_channel", "ignored", ""), ("event", "member_joined_channel", "ignored", "retry 1")]
     assert [c.method for c in slack.calls if c.method != "auth.test"] == []
+
+
+async def test_a_retried_home_opening_is_acknowledged_without_publishing_again(make_bot, slack, signer):
+    bot = await make_bot(SERVICES)
+    first = _event(signer, {"type": "app_home_opened", "user": "U1", "channel": "D0BOTDM", "tab": "home"})
+    assert (await _post(bot, signer.retried(first, 1))).status_code == 200
+    rows = await _rows(bot)
+    assert [(r.kind, r.name, r.outcome, r.detail) for r in rows] == [
+        ("event", "app_home_opened", "ignored", "retry 1")]
+    assert slack.calls_to("views.publish") == []
 
 
 async def test_url_verification_gets_its_challenge_back(make_bot, signer):

@@ -99,10 +99,10 @@ def _is_ssl_check(raw: bytes, content_type: str) -> bool:
 
 def _event_delivery(rt: Runtime, raw: bytes, retry_num: str | None) -> web.Response | None:
     """An Events API delivery the app does not act on, answered here; None when the body is not one, or is
-    an event in HANDLED_EVENTS (the manifest's bot_events), which goes on to Bolt. Each other one is
-    answered 2xx: Slack retries a delivery that gets anything else
-    (X-Slack-Retry-Num 1–3) and turns off subscriptions that keep failing. ``url_verification`` gets its
-    ``challenge`` back."""
+    the first delivery of an event in HANDLED_EVENTS (the manifest's bot_events), which goes on to Bolt.
+    Each other one, retries included (the first was acknowledged and queued before any work), is answered
+    2xx: Slack retries a delivery that gets anything else (X-Slack-Retry-Num 1–3) and turns off
+    subscriptions that keep failing. ``url_verification`` gets its ``challenge`` back."""
     try:
         body = json_depth.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, json_depth.TooDeep):
@@ -112,8 +112,8 @@ def _event_delivery(rt: Runtime, raw: bytes, retry_num: str | None) -> web.Respo
     if body.get("type") == "url_verification" and isinstance(body.get("challenge"), str):
         return web.json_response({"challenge": body["challenge"][:200]})
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
-    if body.get("type") == "event_callback" and event.get("type") in HANDLED_EVENTS:
-        return None  # checked by _inspect, then handled by the app's listener
+    if body.get("type") == "event_callback" and event.get("type") in HANDLED_EVENTS and not retry_num:
+        return None  # checked by _inspect, then handled by the app's listener (a retry was handled already)
     name = str(event.get("type") or body.get("type") or "unknown")[:64]
     rt.audit.received(kind="event", name=name, outcome="ignored",
                       detail=f"retry {retry_num[:2]}" if retry_num else "")
