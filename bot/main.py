@@ -219,7 +219,9 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     watch_settings = config.monitor
 
     changes = RollbackFlow(rt)
-    incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request)
+    charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
+    incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request,
+                          share_chart=charts.share)
     changes.events.on_requested.append(incidents.on_change_requested)
     changes.events.on_decided.append(incidents.on_change_decided)
     changes.events.on_finished.append(incidents.on_change_finished)
@@ -233,14 +235,13 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     duties = [("deploy-watch", deploy_watch.run)] if rt.railway is not None else []
     leadership = Leadership(rt.store, duties, ttl=watch_settings.lease_seconds, holder=holder)
     public_updates = PublicUpdates(rt, incidents)
-    charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
     home = HomeTab(rt, changes)
 
     return ChatOps(
         rt=rt, changes=changes, incidents=incidents, people=people, monitor=monitor, deploy_watch=deploy_watch,
         replicas=replicas, leadership=leadership, alerts=AlertIntake(rt, incidents), public_updates=public_updates,
         status_site=StatusSite(rt),
-        health=HealthHandlers(rt, on_checked=incidents.on_health_checked),
+        health=HealthHandlers(rt, charts, on_checked=incidents.on_health_checked),
         diagnose=DiagnoseHandlers(rt, playbooks.run, charts, on_diagnosed=incidents.on_diagnosed),
         rollback=RollbackHandlers(rt, changes),
         incident=IncidentHandlers(rt, incidents, people, monitor, public_updates),

@@ -11,7 +11,7 @@ import pytest
 from bot.charts.renderer import ChartFailed, ChartRenderer
 from bot.charts.spec import ChartSpec, Line, Marker, Panel, Series
 from tests.conftest import eventually
-from tests.test_status_browser import png_facts
+from tests.images import png_facts
 
 CHANNEL = "C0OPS"
 T0 = 1_800_000_000
@@ -105,3 +105,45 @@ async def test_diagnose_memory_on_a_climbing_service_shares_a_chart_through_the_
     width, height, shades = png_facts(png)
     assert (width, height) == (704, 726) and shades > 50, "the chart looks blank"
     assert int(get_url.params["length"]) == len(png)
+
+
+async def test_health_chart_draws_each_endpoints_latency_over_the_last_hour(make_bot, slack, signer, rollback_env):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store.models import ProbeResult
+
+    bot = await make_bot(rollback_env.config(), **rollback_env.settings())
+    now = datetime.now(UTC)
+    async with bot.rt.store.session() as session:  # what the monitor recorded over the last hour
+        session.add_all([ProbeResult(service="backend", endpoint=path, status=200, latency_ms=ms + 3 * i,
+                                     verdict="ok", source="monitor", at=now - timedelta(minutes=58 - i))
+                         for i in range(0, 58, 2) for path, ms in (("/health", 20.0), ("/ready", 180.0))])
+        session.add(ProbeResult(service="backend", endpoint="/health", status=200, latency_ms=999.0, verdict="ok",
+                                source="monitor", at=now - timedelta(hours=3)))  # outside the window
+    req = signer.slash_command("/health", "backend --chart", user_id="U0ANA", channel_id=CHANNEL,
+                               response_url=slack.response_url(channel=CHANNEL))
+    async with httpx.AsyncClient(timeout=10) as http:
+        resp = await http.post(bot.slack_url, content=req.body, headers=req.headers)
+    assert "Checking backend" in resp.json()["text"]
+    shared = await eventually(lambda: slack.shared_files(CHANNEL) or None, timeout=60)
+    assert slack.responses[0].payload["response_type"] == "in_channel"  # the report first, as always
+    alt = slack.calls_to("files.getUploadURLExternal")[0].params["alt_txt"]
+    assert "latency per endpoint over the last hour" in alt and "/ready" in alt and "999" not in alt
+    assert shared[0]["title"] == "backend: latency per endpoint, last hour"
+    width, height, shades = png_facts(slack.file_content(shared[0]["id"]))
+    assert (width, height) == (704, 418) and shades > 50
+
+
+def test_the_latency_chart_keeps_the_slowest_endpoints_and_has_nothing_without_history():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from bot.render.health_chart import latency_chart
+
+    assert latency_chart("backend", [], "en") is None
+    at = datetime.now(UTC)
+    rows = [SimpleNamespace(at=at, endpoint=f"/e{i}", latency_ms=float(i), verdict="ok") for i in range(12)]
+    spec = latency_chart("backend", rows, "es")
+    labels = [s.label for s in spec.panels[0].series]
+    assert labels[:2] == ["/e11", "/e10"] and len(labels) == 8 and "/e0" not in labels
+    assert spec.title == "backend: latencia por endpoint, última hora" and "/e11" in spec.alt

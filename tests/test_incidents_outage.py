@@ -25,6 +25,7 @@ from bot.store.incidents import Incident
 from playbooks.base import Evidence, Finding
 from sandbox.emulators.slack import SlackEmulator
 from tests.conftest import BOT_TOKEN, eventually
+from tests.images import png_facts
 
 pytest_plugins = ["tests.incident_fixtures"]
 
@@ -213,6 +214,13 @@ async def test_database_outage_end_to_end(make_bot, slack, signer, target, railw
     assert postmortem["thread_ts"] == final["ts"]
     draft = texts(postmortem)
     assert "Ana Pérez" in draft and "## Timeline (UTC)" in draft and "ECONNREFUSED" in draft
+    # The health timeline follows in the same thread, through the upload flow (the texts stand alone).
+    timeline = await eventually(lambda: next((m for m in slack.messages(inc.channel_id) if m.get("files")), None),
+                                timeout=60)
+    assert timeline["thread_ts"] == final["ts"] and timeline["files"][0]["title"] == "INC-1 backend: health timeline"
+    assert "impact start" in timeline["files"][0]["alt_txt"]
+    width, height, shades = png_facts(slack.file_content(timeline["files"][0]["id"]))
+    assert width == 704 and height > 400 and shades > 50
     await eventually(lambda: "Resolved" in texts(summary()) and not action_ids(summary()), timeout=5)
     assert sum("resolved" in m["text"] for m in slack.messages("C0INCIDENTS")) == 1
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
 
 from bot.slack.action_ids import ActionId
 from tests.conftest import eventually
+from tests.images import png_facts
 from tests.test_status_page import PUBLIC, click, command, draft_in, get, open_incident, start
 
 pytest_plugins = ["tests.incident_fixtures"]
@@ -56,19 +55,6 @@ async def run_browser(binary: str, profile: Path, *args: str) -> bytes:
         raise AssertionError(f"Chromium did not finish within {BROWSER_SECONDS} s") from None
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
     return out
-
-
-def png_facts(data: bytes) -> tuple[int, int, int]:
-    """(width, height, distinct byte values in the decoded pixels): a blank page has very few."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    width, height = struct.unpack(">II", data[16:24])
-    pos, idat = 8, b""
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    return width, height, len(set(zlib.decompress(idat)))
 
 
 async def test_a_visitor_sees_the_components_and_the_approved_update(make_bot, slack, signer, target, tmp_path):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.demo import run_demo
-from tests.test_status_browser import browser, png_facts, run_browser
+from tests.images import png_facts
+from tests.test_status_browser import browser, run_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "demo-transcript.png"

@@ -22,8 +22,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.changes.events import ChangeDecided, ChangeFinished, ChangeRequested
 from bot.changes.runner import RollbackRefused, current_deployment, deployment_summary, pick_target
+from bot.charts.spec import ChartSpec
 from bot.common.errors import ChatopsError
 from bot.i18n import catalogue, normalise_language, t
+from bot.incidents.chart import health_timeline, window_start
 from bot.incidents.policy import Signal, WatchSettings, clean, health_of
 from bot.incidents.render import (
     IncidentView,
@@ -42,6 +44,7 @@ from bot.store import actions
 from bot.store import incidents as store
 from bot.store.incidents import Change, Incident, Opened
 from bot.store.models import utcnow
+from bot.store.probes import endpoint_history
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ logger = logging.getLogger(__name__)
 PlaybookRunner = Callable[[str, str | None, str], Awaitable[list[Any]]]
 # Ask for an approval-gated change (``ChangeFlow.request``); handed over by the composition root.
 RequestChange = Callable[..., Awaitable[actions.ActionRequest]]
+# (chart, channel, thread_ts) -> shared file id or None; charts are additions, the text stands alone
+ShareChart = Callable[[ChartSpec | None, str | None, str | None], Awaitable[str | None]]
 
 MAX_CHANNEL_NAME = 80
 _NAME_SUFFIXES = range(2, 10)
@@ -95,11 +100,13 @@ def normalise_finding(found: Any) -> dict:
 
 class Incidents:
     def __init__(self, rt: Runtime, settings: WatchSettings, *, playbook_runner: PlaybookRunner | None = None,
-                 request_change: RequestChange | None = None, pacer: SummaryPacer | None = None) -> None:
+                 request_change: RequestChange | None = None, pacer: SummaryPacer | None = None,
+                 share_chart: ShareChart | None = None) -> None:
         self.rt = rt
         self.settings = settings
         self.playbook_runner = playbook_runner
         self.request_change = request_change
+        self.share_chart = share_chart
         self.pacer = pacer or SummaryPacer(rt.slack, min_interval=settings.summary_interval_seconds,
                                            spawn=rt.spawn)
 
@@ -555,7 +562,13 @@ class Incidents:
             text, blocks = postmortem_message(view, postmortem_markdown(view))
             await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts or ts)
         await self._announce(inc, "resolved")
+        if inc.channel_id and self.share_chart is not None:  # the picture last: every text is out already
+            await self.share_chart(await self._health_chart(inc), inc.channel_id, inc.thread_ts or ts)
         return change
+
+    async def _health_chart(self, inc: Incident) -> ChartSpec | None:
+        results = await endpoint_history(self.rt.store, inc.service, window_start(inc))
+        return health_timeline(inc, results, await store.timeline(self.rt.store, inc.id), inc.lang)
 
     async def _announce(self, inc: Incident, kind: str) -> None:
         """One line per transition in the incidents channel (or in the incident's thread without one)."""

@@ -4,6 +4,7 @@ its verdict, and its reason code in ``failure``), which the status page reads.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -59,3 +60,13 @@ async def newest_id(store: Store) -> int | None:
     """The id of the newest probe result (it grows with every probe: a cheap "anything new?")."""
     async with store.session() as session:
         return await session.scalar(select(func.max(ProbeResult.id)))
+
+
+async def endpoint_history(store: Store, service: str, since: datetime, limit: int = 5000) -> list[ProbeResult]:
+    """The service's endpoint results since ``since``, oldest first (the newest ``limit``)."""
+    query = (select(ProbeResult).where(ProbeResult.service == service, ProbeResult.endpoint != SERVICE_ROW,
+                                       ProbeResult.at >= since)
+             .order_by(ProbeResult.at.desc()).limit(limit))
+    async with store.session() as session:
+        rows = list((await session.scalars(query)).all())
+    return rows[::-1]
