@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/ack_latency.py
 	$(VENV)/bin/python bench/probe.py
 	$(VENV)/bin/python bench/cli_startup.py
+	$(VENV)/bin/python bench/charts.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
