@@ -575,12 +575,15 @@ class SlackWorkspace:
             if upload is None or upload.completed or upload.content is None:
                 raise ApiError("file_not_found")
             if len(upload.content) != upload.length:
+                # Not in the error list we hold for this method: the emulator's own, stricter answer to
+                # bytes that do not match the length given to files.getUploadURLExternal.
                 raise ApiError("file_upload_size_mismatch")
             found.append(upload)
         channel_id = params.get("channel_id")
         channel = self.postable(channel_id) if channel_id else None
         thread_ts = params.get("thread_ts") or None
         if thread_ts and (channel is None or channel.message(thread_ts) is None):
+            # chat.postMessage's documented invalid_thread_ts, assumed here for a thread reply by upload.
             raise ApiError("invalid_thread_ts" if channel else "invalid_arguments")
         for upload, item in zip(found, files, strict=True):
             upload.title = str(item.get("title") or upload.filename)
