@@ -21,6 +21,9 @@ from tests import shared
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-emulator-token"
+# A bot stops in well under a second (follow-ups get 10 s to finish); past this bound its teardown
+# fails, naming the tasks still running, instead of holding the suite until pytest-timeout's 180 s.
+BOT_STOP_BOUND = 30.0
 
 
 def _admin_dsn() -> str:
@@ -122,7 +125,12 @@ async def make_bot(slack, sqlite_url, tmp_path) -> AsyncIterator[Callable]:
 
     yield factory
     for bot in running:
-        await bot.stop()
+        try:
+            async with asyncio.timeout(BOT_STOP_BOUND):
+                await bot.stop()
+        except TimeoutError:
+            stuck = sorted(t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task())
+            pytest.fail(f"the bot did not stop within {BOT_STOP_BOUND:g} s; tasks still running: {', '.join(stuck)}")
 
 
 async def eventually(predicate: Callable, timeout: float = 5.0, interval: float = 0.02):
