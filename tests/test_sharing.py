@@ -14,7 +14,9 @@ from bot.store.migrate import upgrade_async
 from sandbox.emulators.target import TargetEmulator
 from tests.conftest import eventually
 
-LEASE = 1.0
+# Long enough that a heartbeat delayed by a busy machine does not look like a death (it would move
+# services back and forth mid-test); the takeover bound below scales with it.
+LEASE = 3.0
 SERVICES = [f"svc-{i:02d}" for i in range(24)]
 
 
@@ -48,7 +50,7 @@ async def _probed_after_settling(*bots) -> tuple[list[set[str]], set[str]]:
     """The services each replica starts probing once all see the same live set. A probe already running
     when the views settled may still finish afterwards: those are left out."""
     await eventually(lambda: all(b.chatops.replicas.live == bots[0].chatops.replicas.live
-                                 and len(b.chatops.replicas.live) == len(bots) for b in bots), timeout=5)
+                                 and len(b.chatops.replicas.live) == len(bots) for b in bots), timeout=2 * LEASE)
     running = set()
     for b in bots:
         running |= set(b.chatops.monitor._in_flight)
@@ -70,7 +72,7 @@ async def test_two_replicas_split_the_services_and_one_takes_all_when_the_other_
 
     await b.crash()  # no clean leave: its heartbeat has to run out
     died = time.monotonic()
-    await eventually(lambda: a.chatops.replicas.live == [a.chatops.replicas.holder], timeout=5)
+    await eventually(lambda: a.chatops.replicas.live == [a.chatops.replicas.holder], timeout=2 * LEASE + 2)
     assert time.monotonic() - died <= LEASE + LEASE / 3 + 0.5
     (seen,), running = await _probed_after_settling(a)
     assert seen == set(SERVICES) - running
@@ -80,7 +82,7 @@ async def test_a_clean_stop_hands_its_services_over_at_once(pg_url, make_bot, ta
     await upgrade_async(pg_url)
     a = await make_bot(config(target.url), database_url=pg_url)
     b = await make_bot(config(target.url), database_url=pg_url)
-    await eventually(lambda: len(a.chatops.replicas.live) == 2, timeout=5)
+    await eventually(lambda: len(a.chatops.replicas.live) == 2, timeout=2 * LEASE)
     await b.stop()
     left = time.monotonic()
     await eventually(lambda: len(a.chatops.replicas.live) == 1, timeout=5)
