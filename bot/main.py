@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from bot.slack.files import ChartPoster
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
+    from handlers.db import DbHandlers
     from handlers.diagnose import DiagnoseHandlers
     from handlers.health import HealthHandlers
     from handlers.home import HomeHandlers
@@ -108,6 +109,7 @@ class ChatOps:
     rollback: RollbackHandlers
     incident: IncidentHandlers
     logs: LogsHandlers
+    db: DbHandlers
     public_update_buttons: PublicUpdateHandlers
     charts: ChartPoster
     home: HomeTab
@@ -132,6 +134,7 @@ class ChatOps:
         app.action(ActionId.INCIDENT_ACK)(self.incident.ack_button)
         app.command("/logs")(self.logs.command)
         app.action(ActionId.LOGS_MORE)(self.logs.more)
+        app.command("/db")(self.db.command)
         app.action(ActionId.PUBLIC_UPDATE_APPROVE)(self.public_update_buttons.approve)
         app.action(ActionId.PUBLIC_UPDATE_REJECT)(self.public_update_buttons.reject)
         app.event("app_home_opened")(self.home_tab.opened)
@@ -192,6 +195,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     """The whole bot, wired. ``config`` defaults to the services file the settings name."""
     from bot.alerts.intake import AlertIntake
     from bot.changes.slack_flow import RollbackFlow
+    from bot.dbops.kinds import change_kinds
     from bot.home.service import HomeTab
     from bot.incidents.deploy_watch import DeployWatch
     from bot.incidents.leadership import Leadership, new_holder_id
@@ -203,6 +207,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.slack.files import ChartPoster
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
+    from handlers.db import DbHandlers
     from handlers.diagnose import DiagnoseHandlers
     from handlers.health import HealthHandlers
     from handlers.home import HomeHandlers
@@ -219,6 +224,8 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     watch_settings = config.monitor
 
     changes = RollbackFlow(rt)
+    for kind in change_kinds(rt):  # database changes (a backup…) go through the same approvals
+        changes.add_kind(kind)
     charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
     incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request,
                           share_chart=charts.share)
@@ -246,6 +253,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
         rollback=RollbackHandlers(rt, changes),
         incident=IncidentHandlers(rt, incidents, people, monitor, public_updates),
         logs=LogsHandlers(rt),
+        db=DbHandlers(rt, changes),
         public_update_buttons=PublicUpdateHandlers(rt, public_updates),
         charts=charts, home=home, home_tab=HomeHandlers(rt, home),
     )

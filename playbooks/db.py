@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.changes.logscan import ConnectionErrors, LogScan
+from bot.common import pgconnect
+from bot.common.pgconnect import BadUrl, ConnectResult, DbUrl
 from bot.probe.verdict import Judgement, judge
 from playbooks import evidence as ev
-from playbooks import pgconnect
 from playbooks.base import Evidence, Finding, Playbook, PlaybookContext, conclude
 from playbooks.dependencies import dependencies, others_text
 from playbooks.evidence import Outcome, Unavailable, attempt
-from playbooks.pgconnect import BadUrl, ConnectResult, DbUrl
 
 LOG_FILTERS = ("P1000", "P1001", "ECONNREFUSED", "Database connection", "Prisma", "DATABASE_URL")
 _LOG_PATTERNS = ("p1000", "p1001", "prisma_error", "db_connect_failed", "db_url_missing", "db_url_invalid")

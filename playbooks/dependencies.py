@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.changes.logscan import ConnectionErrors, LogScan
+from bot.common import pgconnect
 from playbooks import evidence as ev
-from playbooks import pgconnect, redisconnect
+from playbooks import redisconnect
 from playbooks.base import PlaybookContext
 from playbooks.evidence import attempt
 

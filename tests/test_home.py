@@ -129,7 +129,7 @@ async def test_rejecting_from_home_follows_the_channels_rules(make_bot, slack, s
     # A non-approver's forged click is refused, and the request stays pending.
     forged = signer.home_action(ActionId.HOME_REJECT.value, request_id, user_id="U0ZED", view=view)
     assert (await _post(bot, forged)).status_code == 200
-    await eventually(lambda: _shows(slack, "U0ZED", "may decide on rollbacks"), timeout=10)
+    await eventually(lambda: _shows(slack, "U0ZED", "may decide on production changes"), timeout=10)
     assert (await actions.get(bot.rt.store, request_id)).status == actions.PENDING
     view = await _open_home(bot, slack, signer, "U0LEO")
     reject = signer.home_action(ActionId.HOME_REJECT.value, request_id, user_id="U0LEO", view=view)

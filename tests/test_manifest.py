@@ -18,7 +18,7 @@ from bot.slack.scopes import REQUIRED_SCOPES
 from tests.shared import shared_path
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
-COMMANDS = {"/health", "/rollback", "/diagnose", "/incident", "/logs"}
+COMMANDS = {"/health", "/rollback", "/diagnose", "/incident", "/logs", "/db"}
 NEWER_SCOPES = {
     # "files.getUploadURLExternal … Scopes: Bot token: files:write" (and files.completeUploadExternal)
     "files:write": "https://docs.slack.dev/reference/methods/files.getUploadURLExternal",

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bot.common import pgconnect
 from bot.render.diagnose import diagnose_message, diagnose_text
-from playbooks import db, findings_to_json, pgconnect
+from playbooks import db, findings_to_json
 from playbooks.base import Finding
 from tests.pg_cluster import Cluster, free_port, password_cluster
 from tests.playbook_env import PG_PASSWORD, base_world, environment

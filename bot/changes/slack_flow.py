@@ -7,8 +7,10 @@ who acted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, Protocol
 
 from bot.changes.approvers import ApproverDirectory
 from bot.changes.events import ChangeEvents
@@ -23,6 +25,8 @@ from bot.changes.runner import (
     pick_target,
 )
 from bot.changes.verification import make_verifier
+from bot.common.errors import ChatopsError
+from bot.common.redact import redact
 from bot.config.services import ServiceConfig
 from bot.i18n import CatalogueError, t
 from bot.railway.models import ServiceIds
@@ -31,6 +35,22 @@ from bot.slack import post as slack_messages
 from bot.store import actions
 
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
+logger = logging.getLogger(__name__)
+
+
+class ChangeKind(Protocol):
+    """A change other than a deployment change: how its request message looks, how it runs once approved,
+    and how it carries on when the bot restarts while it runs. ``run`` and ``resume`` end the request
+    with ``actions.finish``; ``report`` shows their progress in the request's message."""
+
+    action: str  # the ActionRequest.action it handles: db_backup, db_cleanup, db_restore
+    typed_confirmation: bool  # the approver must type the service's name (a restore)
+
+    def message(self, req: actions.ActionRequest, lang: str, progress: Any) -> tuple[str, list[dict]]: ...
+
+    async def run(self, req: actions.ActionRequest, report: Callable[[Any], Awaitable[None]]) -> None: ...
+
+    async def resume(self, req: actions.ActionRequest, report: Callable[[Any], Awaitable[None]]) -> None: ...
 
 
 class RollbackUnavailable(CatalogueError):
@@ -53,10 +73,15 @@ class RollbackFlow:
         # package never imports them.
         self.events = ChangeEvents()
         self.directory = ApproverDirectory(rt)
+        self.kinds: dict[str, ChangeKind] = {}
         self.runner = (ActionRunner(rt.store, rt.railway, make_verifier(rt), audit=rt.audit.received,
                                       poll_interval=rt.settings.CHATOPS_FOLLOW_POLL_SECONDS,
                                       follow_timeout=rt.settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS)
                        if rt.railway else None)
+
+    def add_kind(self, kind: ChangeKind) -> None:
+        """A change other than a deployment change (a database backup…) through the same approvals."""
+        self.kinds[kind.action] = kind
 
     def service(self, name: str) -> ServiceConfig:
         """The configured, Railway-linked service called ``name``, or RollbackUnavailable."""
@@ -84,10 +109,7 @@ class RollbackFlow:
         archived channel), it goes to the ``[incidents] channel`` instead and ``tell`` says so; when it
         cannot be posted at all, the request is cancelled and RequestNotPosted says why."""
         service = self.service(service_name)
-        pending = await actions.pending_for(self.rt.store, service.name, action)
-        if pending is not None:
-            raise RollbackRefused("rollback.refused.pending", request_id=pending.id, service=service.name,
-                                  user=pending.requested_by)
+        await self.refuse_if_pending(service.name, action)
         deployments = await self.rt.railway.deployments(await self._ids(service), limit=20)
         current = current_deployment(deployments)
         if action == "rollback":
@@ -97,24 +119,57 @@ class RollbackFlow:
             raise RollbackRefused("rollback.refused.no_current")
         else:
             target = current
+        return await self._create_and_post(
+            action=action, service=service.name, requested_by=user, reason=reason, channel=channel, lang=lang,
+            tell=tell, source=source, incident_id=incident_id, thread_ts=thread_ts,
+            current_deployment=deployment_summary(current), target_deployment=deployment_summary(target))
+
+    async def request_change(self, action: str, service_name: str, *, user: str, channel: str, lang: str,
+                             reason: str = "", params: dict | None = None,
+                             tell: Tell | None = None) -> actions.ActionRequest:
+        """Store and post a request for a registered change kind (``add_kind``): same rules as a rollback."""
+        assert action in self.kinds, action
+        service = self.service(service_name)
+        await self.refuse_if_pending(service.name, action)
+        return await self._create_and_post(action=action, service=service.name, requested_by=user, reason=reason,
+                                           channel=channel, lang=lang, tell=tell, params=params or {})
+
+    async def refuse_if_pending(self, service: str, action: str) -> None:
+        pending = await actions.pending_for(self.rt.store, service, action)
+        if pending is not None:
+            raise RollbackRefused("rollback.refused.pending", request_id=pending.id, service=service,
+                                  user=pending.requested_by)
+
+    async def _create_and_post(self, *, action: str, service: str, requested_by: str, reason: str, channel: str,
+                               lang: str, tell: Tell | None, thread_ts: str | None = None,
+                               **fields) -> actions.ActionRequest:
         try:
             req = await actions.create(
-                self.rt.store, action=action, service=service.name, requested_by=user, reason=reason,
+                self.rt.store, action=action, service=service, requested_by=requested_by, reason=reason,
                 ttl=timedelta(minutes=self.rt.config.approvals.ttl_minutes), channel_id=channel, lang=lang,
-                source=source, incident_id=incident_id, current_deployment=deployment_summary(current),
-                target_deployment=deployment_summary(target))
+                **fields)
         except actions.AlreadyPending:  # another request won the race since the check above
-            pending = await actions.pending_for(self.rt.store, service.name, action)
+            pending = await actions.pending_for(self.rt.store, service, action)
             raise RollbackRefused("rollback.refused.pending", request_id=pending.id if pending else "?",
-                                  service=service.name, user=pending.requested_by if pending else "") from None
-        text, blocks = rollback_message(req, lang)
+                                  service=service, user=pending.requested_by if pending else "") from None
+        text, blocks = self._message(req, lang)
         posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts)
         if not posted:
-            await self._post_elsewhere(req, posted, user=user, lang=lang, tell=tell)  # raises if it cannot
+            await self._post_elsewhere(req, posted, user=requested_by, lang=lang, tell=tell)  # raises if it cannot
         else:
             await actions.set_message(self.rt.store, req.id, posted.channel or channel, posted.ts)
-        await self.events.requested(await actions.get(self.rt.store, req.id))
+        if self._announced(req):
+            await self.events.requested(await actions.get(self.rt.store, req.id))
         return await actions.get(self.rt.store, req.id)
+
+    def _message(self, req: actions.ActionRequest, lang: str, progress: Any = None) -> tuple[str, list[dict]]:
+        kind = self.kinds.get(req.action)
+        return kind.message(req, lang, progress) if kind else rollback_message(req, lang, progress)
+
+    def _announced(self, req: actions.ActionRequest | None) -> bool:
+        """Deployment changes are told to the subscribers (an incident's timeline speaks of deployments);
+        the registered kinds (database changes) are not."""
+        return req is not None and req.action not in self.kinds
 
     async def _post_elsewhere(self, req: actions.ActionRequest, failed: slack_messages.Posted, *, user: str,
                               lang: str, tell: Tell | None) -> actions.ActionRequest:
@@ -124,7 +179,7 @@ class RollbackFlow:
         ops = rt.config.incidents.channel
         ulang = await rt.user_languages.language(user, lang)
         if ops and ops != failed.channel and failure in ("dm", "private", "not_in_channel", "archived"):
-            text, blocks = rollback_message(req, lang)
+            text, blocks = self._message(req, lang)
             moved = await slack_messages.deliver(rt, ops, text, blocks)
             if moved:
                 await actions.set_message(rt.store, req.id, moved.channel, moved.ts)
@@ -148,8 +203,11 @@ class RollbackFlow:
         return deployments_message(service.name, deployments, current.id if current else None, lang)
 
     async def decide(self, request_id: str, user: str, lang: str, tell: Tell, *, reject: bool,
-                     note: str = "") -> str:
-        """Apply one click (or ``/rollback reject``); returns the audit outcome."""
+                     note: str = "", confirmed: bool = False) -> str:
+        """Apply one click (or ``/rollback reject``); returns the audit outcome.
+
+        A kind that needs a typed confirmation (a restore) is approved only with ``confirmed``: its
+        modal's submission says the approver typed the service's name."""
         rt = self.rt
         req = await actions.get(rt.store, request_id)
         if req is None:
@@ -165,6 +223,10 @@ class RollbackFlow:
             return "already_decided"
         rules = rt.config.approvals
         withdrawn = reject and user == req.requested_by
+        kind = self.kinds.get(req.action)
+        if not reject and kind is not None and kind.typed_confirmation and not confirmed:
+            await tell(t("rollback.needs_confirmation", lang))
+            return "refused_unconfirmed"
         if not reject and user == req.requested_by and not rules.allow_self_approval:
             await tell(t("rollback.self_approval", lang))
             return "refused_self"
@@ -186,17 +248,53 @@ class RollbackFlow:
             return "already_decided"
         await self.refresh(decision.request)
         outcome = ("withdrawn" if withdrawn else "rejected") if reject else "approved"
-        await self.events.decided(decision.request, outcome)
+        if self._announced(decision.request):
+            await self.events.decided(decision.request, outcome)
         if reject:
             if not note:
                 await tell(t("rollback.rejected_ok", lang, request_id=req.id))
             return "withdrawn" if withdrawn else "rejected"
+        return await self._start(decision.request)
+
+    async def _start(self, req: actions.ActionRequest) -> str:
+        """Run an approved request (once: ``actions.start`` lets one runner through)."""
+        rt = self.rt
         if self.runner is None:
             await self._interrupt(req.id, t("rollback.no_token", req.lang))
             return "interrupted"
+        kind = self.kinds.get(req.action)
+        if kind is not None:
+            rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req.id))
+            return "approved"
         ids = await self._ids(self.service(req.service))
         rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
         return "approved"
+
+    async def _run_kind(self, kind: ChangeKind, request_id: str, *, resume: bool = False) -> None:
+        """A registered kind's run (or its resume after a restart); an exception fails the request."""
+        if resume:
+            req = await actions.get(self.rt.store, request_id)
+        else:
+            started = await actions.start(self.rt.store, request_id)
+            if not started.won:
+                return
+            req = started.request
+        report = self._kind_reporter(request_id)
+        try:
+            await (kind.resume(req, report) if resume else kind.run(req, report))
+        except ChatopsError as exc:
+            await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
+                                 detail=redact(exc.message(req.lang))[:300])
+        except Exception as exc:
+            logger.exception("%s %s failed", req.action, request_id)
+            await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
+                                 detail=redact(f"{type(exc).__name__}: {exc}")[:300])
+        await self.refresh(await actions.get(self.rt.store, request_id))
+
+    def _kind_reporter(self, request_id: str):
+        async def report(progress: Any) -> None:
+            await self.refresh(await actions.get(self.rt.store, request_id), progress)
+        return report
 
     def _reporter(self, request_id: str):
         async def report(progress: Progress) -> None:
@@ -214,19 +312,20 @@ class RollbackFlow:
         interrupted = await actions.interrupt(self.rt.store, request_id, detail)
         if interrupted.request is not None:
             await self.refresh(interrupted.request)
-        if interrupted.won:
+        if interrupted.won and self._announced(interrupted.request):
             await self.events.finished(interrupted.request, Progress("failed", status="interrupted", detail=detail))
 
     async def _expire(self, request_id: str) -> None:
         decision = await actions.expire(self.rt.store, request_id)
         if decision.won:
             await self.refresh(decision.request)
-            await self.events.decided(decision.request, "expired")
+            if self._announced(decision.request):
+                await self.events.decided(decision.request, "expired")
 
     async def refresh(self, req: actions.ActionRequest, progress: Progress | None = None) -> None:
         """Show the request's current state in its message (or in its thread when the update fails)."""
         if req.channel_id and req.message_ts:
-            text, blocks = rollback_message(req, req.lang, progress)
+            text, blocks = self._message(req, req.lang, progress)
             if not await slack_messages.update(self.rt, req.channel_id, req.message_ts, text, blocks):
                 await slack_messages.post(self.rt, req.channel_id, text, None, thread_ts=req.message_ts)
 
@@ -237,6 +336,11 @@ class RollbackFlow:
         for req in await actions.unfinished(rt.store):
             if self.runner is None:
                 await self._interrupt(req.id, t("rollback.no_token", req.lang))
+                continue
+            kind = self.kinds.get(req.action)
+            if kind is not None:
+                resume = req.status == actions.RUNNING
+                rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req.id, resume=resume))
                 continue
             ids = await self._ids(self.service(req.service))
             if req.status == actions.APPROVED:
@@ -266,4 +370,4 @@ def _mentions(ids: list[str]) -> str:
     return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
 
 
-__all__ = ["RequestNotPosted", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]
+__all__ = ["ChangeKind", "RequestNotPosted", "RollbackFlow", "RollbackRefused", "RollbackUnavailable", "Tell"]

@@ -33,6 +33,38 @@ class RailwayRef(_Model):
     service: str | None = None
 
 
+_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+
+
+class CleanupTarget(_Model):
+    """One cleanup's table and columns. Identifiers only (letters, digits, ``_``): they are quoted into
+    the DELETE statement, so nothing else may reach it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str = Field(pattern=_IDENTIFIER)
+    column: str = Field(pattern=_IDENTIFIER)
+    older_than: str = Field(default="30d", pattern=r"^[1-9]\d{0,3}[dh]$")
+    status_column: str | None = Field(default=None, pattern=_IDENTIFIER)
+    status_value: str | None = Field(default=None, max_length=100)
+
+
+class Cleanup(_Model):
+    """``cleanup`` of a service: the runbook's two cleanups (``DELETE FROM logs WHERE created_at < NOW() -
+    INTERVAL '30 days'``; ``DELETE FROM job WHERE status = 'failed' AND updated_at < NOW() - INTERVAL
+    '7 days'``) and how the batches run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    logs: CleanupTarget = CleanupTarget(table="logs", column="created_at", older_than="30d")
+    jobs: CleanupTarget = CleanupTarget(table="job", column="updated_at", older_than="7d", status_column="status",
+                                        status_value="failed")
+    batch_rows: int = Field(default=5000, ge=1, le=50_000)
+    pause_seconds: float = Field(default=0.5, ge=0, le=60)
+    statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
+    lock_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+
+
 class ServiceConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     url: str
@@ -40,6 +72,7 @@ class ServiceConfig(_Model):
     frontend_origins: list[str] = []
     railway: RailwayRef | None = None
     database_service_id: str | None = None
+    cleanup: Cleanup = Cleanup()
     # The Railway Redis service this service uses (the redis playbook compares REDIS_URL with its own).
     redis_service_id: str | None = None
 

@@ -2,8 +2,7 @@
 
 Levels: the level a line prints wins (the backend's winston lines all go to stdout, so Railway marks
 ``[error]`` lines as info); Railway's severity is used when the line prints none. Lines the bot's own
-probes caused (correlation id or user agent ``chatops…``) are shown but not counted against the
-service.
+probes caused (``bot.common.identity.is_own_traffic``) are shown but not counted against the service.
 """
 
 from __future__ import annotations

@@ -15,12 +15,15 @@ from bot.railway.errors import (
     RailwayTimeout,
 )
 from bot.railway.models import (
+    BackupSchedule,
     Deployment,
     LogLine,
     Metrics,
     MetricSeries,
     SecretVariables,
     ServiceIds,
+    VolumeBackup,
+    VolumeInstance,
     format_time,
     parse_time,
 )
@@ -28,6 +31,7 @@ from bot.railway.models import (
 __all__ = [
     "ALL_DOCUMENTS",
     "MUTATIONS",
+    "BackupSchedule",
     "Deployment",
     "LogLine",
     "MetricSeries",
@@ -45,6 +49,8 @@ __all__ = [
     "RailwayTimeout",
     "SecretVariables",
     "ServiceIds",
+    "VolumeBackup",
+    "VolumeInstance",
     "format_time",
     "parse_time",
     "retry_after_seconds",

@@ -44,12 +44,15 @@ from bot.railway.errors import (
     RailwayTimeout,
 )
 from bot.railway.models import (
+    BackupSchedule,
     Deployment,
     LogLine,
     Metrics,
     MetricSeries,
     SecretVariables,
     ServiceIds,
+    VolumeBackup,
+    VolumeInstance,
     format_time,
     parse_time,
 )
@@ -396,6 +399,40 @@ class RailwayClient:
             "beforeLimit": limit,
         })
         return self._parse(lambda: _log_lines(data["environmentLogs"]))
+
+    # ---- volumes and backups --------------------------------------------------------------
+
+    async def volume_instance(self, ids: ServiceIds) -> VolumeInstance | None:
+        """The volume attached to service ``ids.service_id`` in its environment, if it has one."""
+        data = await self._request("VolumeInstances", {"environmentId": ids.environment_id})
+        found = self._parse(lambda: [VolumeInstance.from_node(e["node"])
+                                     for e in data["environment"]["volumeInstances"]["edges"]])
+        return next((v for v in found if v.service_id == ids.service_id), None)
+
+    async def backups(self, volume_instance_id: str) -> list[VolumeBackup]:
+        """The volume's backups, newest first."""
+        data = await self._request("VolumeBackups", {"volumeInstanceId": volume_instance_id})
+        found = self._parse(lambda: [VolumeBackup.from_node(n) for n in data["volumeInstanceBackupList"]])
+        return sorted(found, key=lambda b: b.created_at, reverse=True)
+
+    async def backup_schedules(self, volume_instance_id: str) -> list[BackupSchedule]:
+        data = await self._request("VolumeBackupSchedules", {"volumeInstanceId": volume_instance_id})
+        return self._parse(lambda: [BackupSchedule.from_node(n) for n in data["volumeInstanceBackupScheduleList"]])
+
+    async def create_backup(self, volume_instance_id: str, name: str | None = None) -> str | None:
+        """Start a backup; Railway answers with the id of the workflow that makes it."""
+        data = await self._request("VolumeBackupCreate", {"volumeInstanceId": volume_instance_id, "name": name})
+        return self._parse(lambda: data["volumeInstanceBackupCreate"]["workflowId"])
+
+    async def restore_backup(self, volume_instance_id: str, backup_id: str) -> str | None:
+        data = await self._request("VolumeBackupRestore", {"volumeInstanceId": volume_instance_id,
+                                                            "volumeInstanceBackupId": backup_id})
+        return self._parse(lambda: data["volumeInstanceBackupRestore"]["workflowId"])
+
+    async def workflow_status(self, workflow_id: str) -> tuple[str, str | None]:
+        """(status, error) of a workflow: Running, Complete, Error or NotFound."""
+        data = await self._request("WorkflowStatus", {"workflowId": workflow_id})
+        return self._parse(lambda: (str(data["workflowStatus"]["status"]), data["workflowStatus"].get("error")))
 
     # ---- variables and metrics ------------------------------------------------------------
 

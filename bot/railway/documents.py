@@ -153,6 +153,47 @@ query Metrics($projectId: String, $environmentId: String, $serviceId: String,
 }
 """
 
+VOLUME_INSTANCES = """
+query VolumeInstances($environmentId: String!) {
+  environment(id: $environmentId) {
+    volumeInstances { edges { node { id serviceId mountPath currentSizeMB sizeMB } } }
+  }
+}
+"""
+
+_BACKUP_FIELDS = "id name createdAt expiresAt usedMB referencedMB scheduleId"
+
+VOLUME_BACKUPS = f"""
+query VolumeBackups($volumeInstanceId: String!) {{
+  volumeInstanceBackupList(volumeInstanceId: $volumeInstanceId) {{ {_BACKUP_FIELDS} }}
+}}
+"""
+
+VOLUME_BACKUP_SCHEDULES = """
+query VolumeBackupSchedules($volumeInstanceId: String!) {
+  volumeInstanceBackupScheduleList(volumeInstanceId: $volumeInstanceId) { id name kind cron retentionSeconds }
+}
+"""
+
+VOLUME_BACKUP_CREATE = """
+mutation VolumeBackupCreate($volumeInstanceId: String!, $name: String) {
+  volumeInstanceBackupCreate(volumeInstanceId: $volumeInstanceId, name: $name) { workflowId }
+}
+"""
+
+VOLUME_BACKUP_RESTORE = """
+mutation VolumeBackupRestore($volumeInstanceId: String!, $volumeInstanceBackupId: String!) {
+  volumeInstanceBackupRestore(volumeInstanceId: $volumeInstanceId,
+                              volumeInstanceBackupId: $volumeInstanceBackupId) { workflowId }
+}
+"""
+
+WORKFLOW_STATUS = """
+query WorkflowStatus($workflowId: String!) {
+  workflowStatus(workflowId: $workflowId) { status error }
+}
+"""
+
 # Operation name → document; the client sends nothing that is not listed here.
 ALL_DOCUMENTS: dict[str, str] = {
     "ProjectToken": PROJECT_TOKEN,
@@ -169,6 +210,13 @@ ALL_DOCUMENTS: dict[str, str] = {
     "EnvironmentLogs": ENVIRONMENT_LOGS,
     "Variables": VARIABLES,
     "Metrics": METRICS,
+    "VolumeInstances": VOLUME_INSTANCES,
+    "VolumeBackups": VOLUME_BACKUPS,
+    "VolumeBackupSchedules": VOLUME_BACKUP_SCHEDULES,
+    "VolumeBackupCreate": VOLUME_BACKUP_CREATE,
+    "VolumeBackupRestore": VOLUME_BACKUP_RESTORE,
+    "WorkflowStatus": WORKFLOW_STATUS,
 }
 
-MUTATIONS = frozenset({"DeploymentRollback", "DeploymentRedeploy", "DeploymentRestart"})
+MUTATIONS = frozenset({"DeploymentRollback", "DeploymentRedeploy", "DeploymentRestart", "VolumeBackupCreate",
+                       "VolumeBackupRestore"})

@@ -130,3 +130,49 @@ class SecretVariables(Mapping[str, str]):
         return "SecretVariables({" + ", ".join(f"{k!r}: {MASK!r}" for k in sorted(self._values)) + "})"
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class VolumeInstance:
+    """A service's volume in one environment (a PostgreSQL service keeps its data on one)."""
+
+    id: str
+    service_id: str | None
+    mount_path: str
+    current_size_mb: float
+    size_mb: int
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any]) -> VolumeInstance:
+        return cls(node["id"], node.get("serviceId"), node["mountPath"], float(node["currentSizeMB"]),
+                   int(node["sizeMB"]))
+
+
+@dataclass(frozen=True)
+class VolumeBackup:
+    id: str
+    name: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    used_mb: int | None
+    referenced_mb: int | None
+    schedule_id: str | None
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any]) -> VolumeBackup:
+        return cls(node["id"], node.get("name"), parse_time(node["createdAt"]),
+                   parse_time(node["expiresAt"]) if node.get("expiresAt") else None, node.get("usedMB"),
+                   node.get("referencedMB"), node.get("scheduleId"))
+
+
+@dataclass(frozen=True)
+class BackupSchedule:
+    id: str
+    name: str
+    kind: str  # DAILY | WEEKLY | MONTHLY
+    cron: str
+    retention_seconds: int | None
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any]) -> BackupSchedule:
+        return cls(node["id"], node["name"], node["kind"], node["cron"], node.get("retentionSeconds"))

@@ -19,3 +19,4 @@ class ActionId(StrEnum):
     PUBLIC_UPDATE_REJECT = "public_update.reject"
     HOME_APPROVE = "home.approve"
     HOME_REJECT = "home.reject"
+    DB_RESTORE_APPROVE = "db.restore.approve"

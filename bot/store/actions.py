@@ -40,13 +40,13 @@ class AlreadyPending(Exception):
 async def create(store: Store, *, action: str, service: str, requested_by: str, ttl: timedelta,
                  reason: str = "", channel_id: str | None = None, lang: str = "en", source: str = "command",
                  incident_id: str | None = None, current_deployment: dict | None = None,
-                 target_deployment: dict | None = None) -> ActionRequest:
+                 target_deployment: dict | None = None, params: dict | None = None) -> ActionRequest:
     now = utcnow()
     request = ActionRequest(
         id=uuid.uuid4().hex[:16], action=action, service=service, status=PENDING, requested_by=requested_by,
         reason=reason, channel_id=channel_id, lang=lang, source=source, incident_id=incident_id,
         current_deployment=current_deployment or {}, target_deployment=target_deployment or {},
-        created_at=now, expires_at=now + ttl, decision_note="", detail="", updated_at=now,
+        params=params or {}, created_at=now, expires_at=now + ttl, decision_note="", detail="", updated_at=now,
     )
     for stale in await due_for_expiry(store, service=service):
         await expire(store, stale.id)
@@ -123,6 +123,17 @@ async def set_new_deployment(store: Store, request_id: str, deployment_id: str) 
     async with store.session() as session:
         await session.execute(update(ActionRequest).where(ActionRequest.id == request_id)
                               .values(new_deployment_id=deployment_id, updated_at=utcnow()))
+
+
+async def update_params(store: Store, request_id: str, **values) -> ActionRequest | None:
+    """Merge ``values`` into the request's params (what a running change learned: a backup's id…)."""
+    async with store.session() as session:
+        request = await session.get(ActionRequest, request_id, with_for_update=not store.is_sqlite)
+        if request is None:
+            return None
+        request.params = {**(request.params or {}), **values}
+        request.updated_at = utcnow()
+    return await get(store, request_id)
 
 
 async def finish(store: Store, request_id: str, *, succeeded: bool, verdict: str, detail: str = "") -> Decision:

@@ -119,7 +119,7 @@ class ActionRequest(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    action: Mapped[str] = mapped_column(String(32))  # rollback | redeploy | restart
+    action: Mapped[str] = mapped_column(String(32))  # rollback | redeploy | restart | db_backup | …
     service: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     requested_by: Mapped[str] = mapped_column(String(32))
@@ -131,6 +131,8 @@ class ActionRequest(Base):
     incident_id: Mapped[str | None] = mapped_column(String(32))
     current_deployment: Mapped[dict] = mapped_column(JSON, default=dict)
     target_deployment: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What a database change acts on (backup id, cleanup table and cutoff…); empty for deployment changes.
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(32))

@@ -41,7 +41,16 @@ from aiohttp import web
 import sandbox
 from bot.i18n import t
 from sandbox.emulators.base import LoopbackServer, serve_until_signalled
-from sandbox.emulators.railway_world import DeploymentRecord, LogRecord, World, WorldError, iso, parse_when
+from sandbox.emulators.railway_world import (
+    BackupRecord,
+    DeploymentRecord,
+    LogRecord,
+    VolumeRecord,
+    World,
+    WorldError,
+    iso,
+    parse_when,
+)
 
 MIN_SCHEMA_PATH = Path(__file__).with_name("railway_min.graphql")
 WORLDS = Path(__file__).with_name("worlds")
@@ -378,7 +387,35 @@ class _Root:
                             for ts, v in world.metric_points(service["id"], m, start, end, sampleRateSeconds)]}
                 for m in measurements]
 
+    def environment(self, info: Any, id: str, projectId: str | None = None) -> dict:
+        ctx: _Context = info.context
+        world = ctx.world
+        env = world.environment(id, projectId)
+        ctx.check(env["projectId"], env["id"])
+        volumes = [v for v in world.volumes.values() if v.environment_id == env["id"]]
+        return {**_environment(world, env), "volumeInstances": lambda info, first=None, after=None, **_: _connection(
+            [_volume(world, v) for v in volumes], first, after)}
+
+    def volumeInstanceBackupList(self, info: Any, volumeInstanceId: str) -> list[dict]:
+        volume = _visible_volume(info, volumeInstanceId)
+        return [_backup(b) for b in info.context.world.visible_backups(volume.id)]
+
+    def volumeInstanceBackupScheduleList(self, info: Any, volumeInstanceId: str) -> list[dict]:
+        return list(_visible_volume(info, volumeInstanceId).schedules)
+
+    def workflowStatus(self, info: Any, workflowId: str) -> dict:
+        return info.context.world.workflow_status(workflowId)
+
     # mutations
+
+    def volumeInstanceBackupCreate(self, info: Any, volumeInstanceId: str, name: str | None = None) -> dict:
+        volume = _visible_volume(info, volumeInstanceId)
+        return {"workflowId": info.context.world.create_backup(volume.id, name).id}
+
+    def volumeInstanceBackupRestore(self, info: Any, volumeInstanceId: str, volumeInstanceBackupId: str,
+                                    **_: Any) -> dict:
+        volume = _visible_volume(info, volumeInstanceId)
+        return {"workflowId": info.context.world.restore_backup(volume.id, volumeInstanceBackupId).id}
 
     def deploymentRollback(self, info: Any, id: str) -> bool:
         info.context.world.rollback(_visible(info, id).id)
@@ -398,6 +435,26 @@ def _visible(info: Any, deployment_id: str) -> DeploymentRecord:
     dep = ctx.world.deployment(deployment_id)
     ctx.check(dep.project_id, dep.environment_id)
     return dep
+
+
+def _visible_volume(info: Any, volume_instance_id: str) -> VolumeRecord:
+    ctx: _Context = info.context
+    volume = ctx.world.volume(volume_instance_id)
+    ctx.check(ctx.world.environments[volume.environment_id]["projectId"], volume.environment_id)
+    return volume
+
+
+def _volume(world: World, volume: VolumeRecord) -> dict:
+    return {"id": volume.id, "serviceId": volume.service_id, "environmentId": volume.environment_id,
+            "mountPath": volume.mount_path, "sizeMB": volume.size_mb, "currentSizeMB": volume.current_size_mb,
+            "volumeId": volume.id, "createdAt": iso(world.loaded_at), "isPendingDeletion": False}
+
+
+def _backup(backup: BackupRecord) -> dict:
+    return {"id": backup.id, "externalId": backup.id, "name": backup.name, "createdAt": iso(backup.created_at),
+            "expiresAt": iso(backup.expires_at) if backup.expires_at else None, "usedMB": backup.used_mb,
+            "referencedMB": backup.referenced_mb, "scheduleId": backup.schedule_id, "creatorId": None,
+            "volumeInstanceSizeMB": None}
 
 
 def _connection(nodes: list[dict], first: int | None, after: str | None) -> dict:

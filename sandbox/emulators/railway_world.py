@@ -33,6 +33,8 @@ _ROLLBACK_TARGETS = frozenset({"SUCCESS", "REMOVED", "SLEEPING"})
 _REDEPLOYABLE = frozenset({"SUCCESS", "FAILED", "CRASHED", "REMOVED", "SLEEPING", "SKIPPED"})
 _RELATIVE = re.compile(r"(?P<origin>now)?(?:(?P<sign>[+-])(?P<amount>(?:\d+(?:\.\d+)?[dhms])+))?")
 _UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_CRON = {"DAILY": "0 3 * * *", "WEEKLY": "0 3 * * 0", "MONTHLY": "0 3 1 * *"}
+_RETENTION = {"DAILY": 6 * 86400, "WEEKLY": 30 * 86400, "MONTHLY": 90 * 86400}  # Railway's defaults, docs
 _REFERENCE = re.compile(r"\$\{\{\s*([A-Za-z0-9_.-]+?)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -97,6 +99,40 @@ class DeploymentRecord:
         return self.can_redeploy if self.can_redeploy is not None else self.status in _REDEPLOYABLE
 
 
+@dataclass
+class BackupRecord:
+    id: str
+    name: str | None
+    created_at: float
+    expires_at: float | None = None
+    used_mb: int | None = None
+    referenced_mb: int | None = None
+    schedule_id: str | None = None
+    ready_at: float = 0.0  # a backup being made appears in the list once its workflow completes
+
+
+@dataclass
+class VolumeRecord:
+    """A service's volume in one environment, its backups and backup schedules."""
+
+    id: str
+    service_id: str
+    environment_id: str
+    mount_path: str = "/var/lib/postgresql/data"
+    size_mb: int = 5000
+    current_size_mb: float = 100.0
+    backups: list[BackupRecord] = field(default_factory=list)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # backup ids restored, in order
+
+
+@dataclass
+class WorkflowRecord:
+    id: str
+    ready_at: float
+    error: str | None = None
+
+
 class World:
     def __init__(self, data: Mapping[str, Any] | str | Path, *, stage_seconds: float = 0.2,
                  now: float | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -116,6 +152,8 @@ class World:
         self.variables: dict[str, dict[str, str]] = {}
         self.metrics: dict[str, dict[str, list[tuple[int, float]]]] = {}
         self.deployments: dict[str, DeploymentRecord] = {}
+        self.volumes: dict[str, VolumeRecord] = {}
+        self.workflows: dict[str, WorkflowRecord] = {}
         self.next_outcome: str | None = _outcome(data.get("next_outcome"))
         for project in data.get("projects", []):
             self._load_project(project)
@@ -142,6 +180,33 @@ class World:
             self.variables[sid] = {str(k): str(v) for k, v in (svc.get("variables") or {}).items()}
             for measurement, series in (svc.get("metrics") or {}).items():
                 self.set_metrics(sid, measurement, self._series(series))
+            if svc.get("volume"):
+                self._load_volume(sid, svc["volume"])
+
+    def _load_volume(self, service_id: str, spec: Mapping[str, Any]) -> None:
+        svc = self.services[service_id]
+        env = (self.environment(spec["environment"], svc["projectId"]) if spec.get("environment")
+               else self._only_environment(svc))
+        volume = VolumeRecord(id=spec.get("id") or str(uuid.uuid4()), service_id=service_id,
+                              environment_id=env["id"], mount_path=spec.get("mountPath", "/var/lib/postgresql/data"),
+                              size_mb=int(spec.get("sizeMB", 5000)),
+                              current_size_mb=float(spec.get("currentSizeMB", 100)))
+        for b in spec.get("backups", []):
+            volume.backups.append(BackupRecord(
+                id=b.get("id") or str(uuid.uuid4()), name=b.get("name"),
+                created_at=parse_when(b.get("createdAt", "now"), self.loaded_at),
+                expires_at=parse_when(b["expiresAt"], self.loaded_at) if b.get("expiresAt") else None,
+                used_mb=b.get("usedMB"), referenced_mb=b.get("referencedMB"), schedule_id=b.get("scheduleId")))
+        for sched in spec.get("schedules", []):
+            kind = sched["kind"]
+            if kind not in ("DAILY", "WEEKLY", "MONTHLY"):
+                raise ValueError(f"unknown backup schedule kind {kind!r}")
+            volume.schedules.append({"id": sched.get("id") or str(uuid.uuid4()),
+                                     "name": sched.get("name", kind.title()), "kind": kind,
+                                     "cron": sched.get("cron", _CRON[kind]),
+                                     "retentionSeconds": sched.get("retentionSeconds", _RETENTION[kind]),
+                                     "createdAt": iso(self.loaded_at)})
+        self.volumes[volume.id] = volume
 
     def _series(self, series: Any) -> list[tuple[int, float]]:
         if isinstance(series, Mapping):
@@ -300,6 +365,49 @@ class World:
     def set_metrics(self, service: str, measurement: str, points: Iterable[tuple[float, float]]) -> None:
         sid = self.service(service)["id"]
         self.metrics.setdefault(sid, {})[measurement] = sorted((int(ts), float(v)) for ts, v in points)
+
+    def volume(self, volume_instance_id: str) -> VolumeRecord:
+        try:
+            return self.volumes[volume_instance_id]
+        except KeyError:
+            raise WorldError("Volume instance not found") from None
+
+    def volume_of(self, service: str) -> VolumeRecord:
+        sid = self.service(service)["id"]
+        return next(v for v in self.volumes.values() if v.service_id == sid)
+
+    def visible_backups(self, volume_instance_id: str, now: float | None = None) -> list[BackupRecord]:
+        now = time.time() if now is None else now
+        return [b for b in self.volume(volume_instance_id).backups if b.ready_at <= now]
+
+    def _workflow(self, error: str | None = None) -> WorkflowRecord:
+        flow = WorkflowRecord(id=str(uuid.uuid4()), ready_at=time.time() + 2 * self.stage_seconds, error=error)
+        self.workflows[flow.id] = flow
+        return flow
+
+    def create_backup(self, volume_instance_id: str, name: str | None) -> WorkflowRecord:
+        """A manual backup: its workflow runs two stages, then the backup is listed (newest)."""
+        volume = self.volume(volume_instance_id)
+        flow = self._workflow()
+        size = int(volume.current_size_mb)
+        volume.backups.append(BackupRecord(id=str(uuid.uuid4()), name=name or "Manual", created_at=time.time(),
+                                           used_mb=size, referenced_mb=size, ready_at=flow.ready_at))
+        return flow
+
+    def restore_backup(self, volume_instance_id: str, backup_id: str) -> WorkflowRecord:
+        volume = self.volume(volume_instance_id)
+        if not any(b.id == backup_id for b in self.visible_backups(volume_instance_id)):
+            raise WorldError("Backup not found")
+        volume.restored.append(backup_id)
+        return self._workflow()
+
+    def workflow_status(self, workflow_id: str) -> dict[str, Any]:
+        flow = self.workflows.get(workflow_id)
+        if flow is None:
+            return {"status": "NotFound", "error": None}
+        if flow.ready_at > time.time():
+            return {"status": "Running", "error": None}
+        return {"status": "Error" if flow.error else "Complete", "error": flow.error}
 
     def set_next_outcome(self, outcome: str | None) -> None:
         """The outcome of the next rollback or redeploy (then back to SUCCESS)."""

@@ -139,7 +139,7 @@ def classify(exc: BaseException) -> str:
     return "other"
 
 
-def _detail(exc: BaseException) -> str:
+def short_detail(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     text = redact(" ".join(text.split()))
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
@@ -158,7 +158,7 @@ async def try_connect(url: DbUrl, timeout: float) -> ConnectResult:
                 await conn.close(timeout=1)
     except Exception as exc:  # every failure is evidence, classified below
         kind = classify(exc)
-        detail = "timed out" if kind == "timeout" else _detail(exc)
+        detail = "timed out" if kind == "timeout" else short_detail(exc)
         return ConnectResult(kind, detail, _ms(start))
     return ConnectResult("ok", "SELECT 1", _ms(start))
 

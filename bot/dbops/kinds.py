@@ -1,0 +1,11 @@
+"""The database changes the approval flow runs (``RollbackFlow.add_kind``), built for one runtime."""
+
+from __future__ import annotations
+
+from bot.dbops.backups import BackupKind
+from bot.dbops.cleanup import CleanupKind
+from bot.runtime import Runtime
+
+
+def change_kinds(rt: Runtime) -> list:
+    return [BackupKind(rt), CleanupKind(rt)]
