@@ -118,7 +118,7 @@ class ChatOps:
 
     def register(self, app: AsyncApp) -> None:
         """Every slash command and button the bot answers, in one place."""
-        from bot.slack.action_ids import ActionId
+        from bot.slack.action_ids import ActionId, ViewId
 
         app.command("/health")(self.health.command)
         app.action(ActionId.HEALTH_RECHECK)(self.health.recheck)
@@ -135,6 +135,8 @@ class ChatOps:
         app.command("/logs")(self.logs.command)
         app.action(ActionId.LOGS_MORE)(self.logs.more)
         app.command("/db")(self.db.command)
+        app.action(ActionId.DB_RESTORE_APPROVE)(self.db.restore_button)
+        app.view(ViewId.DB_RESTORE_CONFIRM)(self.db.restore_submit)
         app.action(ActionId.PUBLIC_UPDATE_APPROVE)(self.public_update_buttons.approve)
         app.action(ActionId.PUBLIC_UPDATE_REJECT)(self.public_update_buttons.reject)
         app.event("app_home_opened")(self.home_tab.opened)

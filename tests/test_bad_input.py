@@ -114,11 +114,12 @@ def _form(body: bytes):
         ({"channel__id": "C1; DROP TABLE"}, "bad_field"),
         ({"trigger_id": "t" * 200}, "bad_field"),
         ({"response_url": 5}, "bad_field"),
-        ({"type": "view_submission"}, "unsupported_interaction"),
+        ({"type": "shortcut"}, "unsupported_interaction"),
+        ({"type": "view_submission"}, "bad_field"),  # a modal's Submit without its view
     ],
     ids=["actions-empty", "actions-object", "actions-number", "actions-strings", "action-id-number",
          "user-id-60", "user-id-number", "user-string", "team-list", "channel-id-junk", "trigger-id-200",
-         "response-url-number", "view-submission"],
+         "response-url-number", "shortcut", "view-submission-without-view"],
 )
 async def test_misshapen_payloads_get_400_and_a_rejected_row(db_url, make_bot, slack, signer, change, reason):
     bot = await make_bot(SERVICES, database_url=db_url)

@@ -564,3 +564,42 @@ async def test_conversations_open_needs_im_write():
         with pytest.raises(SlackApiError) as caught:
             await client.conversations_open(users="U0ANA")
         assert (caught.value.response["error"], caught.value.response["needed"]) == ("missing_scope", "im:write")
+
+
+MODAL = {"type": "modal", "callback_id": "db.restore.confirm", "private_metadata": "{}",
+         "title": {"type": "plain_text", "text": "Confirm the restore"},
+         "submit": {"type": "plain_text", "text": "Restore"},
+         "blocks": [{"type": "input", "block_id": "confirm", "label": {"type": "plain_text", "text": "Type it"},
+                     "element": {"type": "plain_text_input", "action_id": "service"}}]}
+
+
+async def test_views_open_exchanges_a_trigger_once_within_three_seconds():
+    now = [1_000.0]
+    async with SlackEmulator(clock=lambda: now[0]) as emu:
+        client = AsyncWebClient(token=DEFAULT_BOT_TOKEN, base_url=emu.api_url)
+        trigger = emu.issue_trigger()
+        opened = await client.views_open(trigger_id=trigger, view=MODAL)
+        view = emu.view(opened["view"]["id"])
+        assert view["callback_id"] == "db.restore.confirm" and view["state"] == {"values": {}}
+        assert (await api_error(client.views_open(trigger_id=trigger, view=MODAL))).response["error"] == \
+            "trigger_exchanged"
+        late = emu.issue_trigger()
+        now[0] += 3.5
+        assert (await api_error(client.views_open(trigger_id=late, view=MODAL))).response["error"] == \
+            "trigger_expired"
+        forged = "123456789012.1000.0123456789abcdef0123456789abcdef"
+        assert (await api_error(client.views_open(trigger_id=forged, view=MODAL))).response["error"] == \
+            "invalid_trigger_id"
+
+
+@pytest.mark.parametrize(("change", "pointer"), [
+    ({"title": {"type": "plain_text", "text": "A title longer than 24 chars"}}, "/view/title/text"),
+    ({"type": "home"}, "/view/type"),
+    ({"submit": None}, "/view/submit"),
+    ({"blocks": [{"type": "input", "block_id": "x", "label": {"type": "plain_text", "text": "L"},
+                  "element": {"type": "button"}}]}, "/view/blocks/0/element/type")])
+async def test_views_open_refuses_a_view_slack_would_refuse(emu, client, change, pointer):
+    view = {k: v for k, v in {**MODAL, **change}.items() if v is not None}
+    err = await api_error(client.views_open(trigger_id=emu.issue_trigger(), view=view))
+    assert err.response["error"] == "invalid_arguments"
+    assert any(pointer in m for m in err.response["response_metadata"]["messages"])

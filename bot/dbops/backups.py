@@ -89,14 +89,14 @@ class BackupMaker:
         try:
             workflow = await self.railway.create_backup(volume_id, name)
         except (RailwayTimeout, RailwayServerError) as exc:
-            self._audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
+            self.audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
             await self._fail(req, "ambiguous", str(exc))
             return None
         except RailwayError as exc:
-            self._audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
+            self.audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
             await self._fail(req, "railway_error", str(exc))
             return None
-        self._audit(req, "volumeInstanceBackupCreate", "ok", "", volume_id)
+        self.audit(req, "volumeInstanceBackupCreate", "ok", "", volume_id)
         await actions.update_params(store, req.id, **{f"{key}_workflow": workflow or ""})
         await actions.log_event(store, req.id, "railway.volumeInstanceBackupCreate.result",
                                 data={"workflow": workflow})
@@ -108,6 +108,7 @@ class BackupMaker:
         """Poll the list until a backup that was not there before appears (or the workflow fails)."""
         deadline = time.monotonic() + self.timeout
         req = await actions.get(self.rt.store, request_id)
+        waiting = False
         try:
             while True:
                 fresh = [b for b in await self.railway.backups(volume_id) if b.id not in known]
@@ -124,7 +125,9 @@ class BackupMaker:
                 if time.monotonic() > deadline:
                     await self._fail(req, "timeout", "")
                     return None
-                await report(BackupProgress("waiting"))
+                if not waiting:  # one edit of the message, not one per poll (chat.update is rate-limited)
+                    waiting = True
+                    await report(BackupProgress("waiting"))
                 await asyncio.sleep(self.poll_interval)
         except RailwayError as exc:
             await self._fail(req, "railway_error", str(exc))
@@ -133,7 +136,7 @@ class BackupMaker:
     async def _fail(self, req: actions.ActionRequest, verdict: str, detail: str) -> None:
         await actions.finish(self.rt.store, req.id, succeeded=False, verdict=verdict, detail=detail[:300])
 
-    def _audit(self, req: actions.ActionRequest, mutation: str, outcome: str, detail: str, argument: str) -> None:
+    def audit(self, req: actions.ActionRequest, mutation: str, outcome: str, detail: str, argument: str) -> None:
         self.rt.audit.received(kind="system", name=f"railway.{mutation}", outcome=outcome, detail=detail,
                                subject=req.id, arguments=argument)
 

@@ -10,14 +10,16 @@ from datetime import timedelta
 from bot.dbops.target import DbUnavailable
 
 _AGE = re.compile(r"^(\d{1,4})([dh])$")
+_BACKUP_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 
 @dataclass(frozen=True)
 class DbArgs:
     service: str
-    verb: str  # backups | backup | migrations | cleanup
+    verb: str  # backups | backup | migrations | cleanup | restore
     reason: str = ""
+    backup_id: str = ""  # restore
     target: str = ""  # cleanup: logs | jobs
     older_than: str | None = None
 
@@ -44,6 +46,8 @@ def parse(text: str) -> DbArgs:
     service, verb, rest = words[0], words[1], words[2:]
     if verb in ("backups", "backup", "migrations") and not rest:
         return DbArgs(service=service, verb=verb, reason=reason)
+    if verb == "restore" and len(rest) == 1 and _BACKUP_ID.match(rest[0]):
+        return DbArgs(service=service, verb=verb, reason=reason, backup_id=rest[0])
     if verb == "cleanup" and rest and rest[0] in ("logs", "jobs"):
         target, options = rest[0], rest[1:]
         if not options:

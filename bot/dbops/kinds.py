@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.dbops.backups import BackupKind
 from bot.dbops.cleanup import CleanupKind
+from bot.dbops.restore import RestoreKind
 from bot.runtime import Runtime
 
 
 def change_kinds(rt: Runtime) -> list:
-    return [BackupKind(rt), CleanupKind(rt)]
+    return [BackupKind(rt), CleanupKind(rt), RestoreKind(rt)]

@@ -3,11 +3,12 @@ cleanup, restore) in each state, with their progress."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.i18n import slack_escape, t
-from bot.slack.action_ids import ActionId
+from bot.slack.action_ids import ActionId, ViewId
 from bot.store.models import ActionRequest
 
 MAX_LISTED = 10
@@ -166,3 +167,22 @@ def _status_line(req: ActionRequest, lang: str, progress: Any) -> str:
                                    backup=p.get("backup_id", ""))
     return approved + "\n" + t(f"db.failed.{req.verdict or 'error'}", lang, detail=slack_escape(req.detail),
                                deleted=p.get("deleted", 0))
+
+
+CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "service"
+
+
+def restore_modal(req: ActionRequest, lang: str, channel: str) -> dict:
+    """The approver's confirmation: what will be lost, and a field where they type the service's name.
+    ``private_metadata`` carries what the submission needs without a database read before its ack."""
+    metadata = json.dumps({"r": req.id, "s": req.service, "c": channel}, separators=(",", ":"))
+    return {
+        "type": "modal", "callback_id": ViewId.DB_RESTORE_CONFIRM.value, "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": t("db.restore.modal_title", lang)[:24]},
+        "submit": {"type": "plain_text", "text": t("db.restore.modal_submit", lang)[:24]},
+        "close": {"type": "plain_text", "text": t("rollback.confirm_no", lang)[:24]},
+        "blocks": [_section(line) for line in _what(req, lang, datetime.now(UTC))] + [
+            {"type": "input", "block_id": CONFIRM_BLOCK,
+             "label": {"type": "plain_text", "text": t("db.restore.modal_label", lang, service=req.service)[:2000]},
+             "element": {"type": "plain_text_input", "action_id": CONFIRM_INPUT}}],
+    }

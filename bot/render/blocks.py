@@ -13,6 +13,10 @@ from typing import Any
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100  # a Home tab or modal view (slack-platform.md: "Blocks per modal / Home tab")
+MAX_VIEW_TEXT = 24  # a modal's title, submit and close labels
+INPUT_ELEMENTS = frozenset({"plain_text_input", "number_input", "email_text_input", "url_text_input",
+                            "static_select", "checkboxes", "radio_buttons", "datepicker", "timepicker",
+                            "users_select", "conversations_select", "channels_select"})
 MAX_SECTION = 3000  # a section's text
 MAX_FIELD = 2000  # one of a section's fields
 MAX_HEADER = 150
@@ -105,6 +109,31 @@ def message_problems(text: str | None, blocks: list | None, *, max_text: int | N
     if text is not None and max_text is not None and len(text) > max_text:
         problems.append(f"must be less than {max_text + 1} characters [json-pointer:/text]")
     return problems
+
+
+def view_problems(view: Any) -> list[str]:
+    """What Slack refuses in a modal (``views.open``): its type, title/submit/close labels (24 characters),
+    ``callback_id`` (255), ``private_metadata`` (3,000), up to 100 blocks, and a submit label whenever an
+    input block is there (slack-platform.md §4)."""
+    checker = _Checker(MAX_VIEW_BLOCKS)
+    if not isinstance(view, dict):
+        return ["must provide an object [json-pointer:/view]"]
+    if view.get("type") != "modal":
+        checker.problem("must be modal", "/view/type")
+    checker.text(view.get("title"), "/view/title", high=MAX_VIEW_TEXT, plain_only=True)
+    for key in ("submit", "close"):
+        if key in view:
+            checker.text(view[key], f"/view/{key}", high=MAX_VIEW_TEXT, plain_only=True)
+    if "callback_id" in view:
+        checker.string(view["callback_id"], "/view/callback_id", high=255)
+    if "private_metadata" in view:
+        checker.string(view["private_metadata"], "/view/private_metadata", high=3000)
+    blocks = checker.items(view.get("blocks"), "/view/blocks", high=MAX_VIEW_BLOCKS)
+    for i, block in enumerate(blocks):
+        checker.block(block, f"/view/blocks/{i}")
+    if any(isinstance(b, dict) and b.get("type") == "input" for b in blocks) and "submit" not in view:
+        checker.problem("submit is required when a view has input blocks", "/view/submit")
+    return checker.problems
 
 
 def block_problems(blocks: Any, *, max_blocks: int = MAX_BLOCKS) -> list[str]:
@@ -210,6 +239,16 @@ class _Checker:
             self._markdown_chars += len(text)
             if self._markdown_chars > 12000:
                 self.problem("markdown blocks must total less than 12001 characters", f"{pointer}/text")
+
+    def _input(self, block: dict, pointer: str) -> None:
+        self.text(block.get("label"), f"{pointer}/label", high=2000, plain_only=True)
+        if "hint" in block:
+            self.text(block["hint"], f"{pointer}/hint", high=2000, plain_only=True)
+        element = block.get("element")
+        if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
+            self.problem(f"must be one of: {', '.join(sorted(INPUT_ELEMENTS))}", f"{pointer}/element/type")
+            return
+        self.element(element, f"{pointer}/element")
 
     def element(self, element: Any, pointer: str) -> None:
         if not isinstance(element, dict) or not isinstance(element.get("type"), str):

@@ -1,4 +1,4 @@
-"""Action ids of every button, in one place (Slack routes clicks by these)."""
+"""Action ids of every button and callback ids of every modal, in one place (Slack routes by these)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ class ActionId(StrEnum):
     HOME_APPROVE = "home.approve"
     HOME_REJECT = "home.reject"
     DB_RESTORE_APPROVE = "db.restore.approve"
+
+
+class ViewId(StrEnum):
+    """Callback ids of the modals the bot opens (Slack routes their submissions by these)."""
+
+    DB_RESTORE_CONFIRM = "db.restore.confirm"

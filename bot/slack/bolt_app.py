@@ -89,6 +89,8 @@ def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncAp
                 info = RequestInfo.from_body({})
             if cid:
                 rt.audit.outcome(cid, "unhandled")
+            if info.kind == "view":  # a modal this bot did not open: an empty 200 closes it
+                return BoltResponse(status=200, body="")
             key = "common.unknown_action" if info.kind == "action" else "common.unknown_command"
             text = t(key, lang, command=info.name)
             if info.kind == "action" and info.response_url:

@@ -156,7 +156,8 @@ def _inspect(raw: bytes, content_type: str) -> tuple[InvalidRequest | None, Requ
             return InvalidRequest("bad_payload", "payload"), None
         if not isinstance(fields, dict):
             return InvalidRequest("bad_payload", "payload"), None
-        if fields.get("type") != "block_actions":  # the only interaction the app's manifest enables
+        # The interactions the app uses: button clicks, and the Submit of the modals it opens (a restore's).
+        if fields.get("type") not in ("block_actions", "view_submission"):
             return InvalidRequest("unsupported_interaction", str(fields.get("type"))[:64]), None
     elif "command" in form:
         fields = form

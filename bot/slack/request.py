@@ -57,7 +57,7 @@ def ephemeral(respond) -> Tell:
 
 @dataclass(frozen=True)
 class RequestInfo:
-    kind: str  # command | action | event | other
+    kind: str  # command | action | event | view | other
     name: str  # "/health" or an action id
     team_id: str | None
     user_id: str | None
@@ -99,6 +99,16 @@ class RequestInfo:
             return cls(kind="event", name=kind, team_id=_id(body, "team_id"),
                        user_id=_id(event, "user", "event.user"), channel_id=_id(event, "channel", "event.channel"),
                        arguments=json.dumps({"tab": event.get("tab")}), trigger_id=None, response_url=None)
+        if body.get("type") == "view_submission":  # a modal's Submit: named by the view's callback_id
+            view = _object(body, "view")
+            callback = view.get("callback_id")
+            if not isinstance(callback, str) or not 0 < len(callback) <= MAX_NAME:
+                raise InvalidRequest("bad_field", "view.callback_id")
+            return cls(
+                kind="view", name=callback, team_id=_id(_object(body, "team"), "id", "team.id"),
+                user_id=_id(_object(body, "user"), "id", "user.id", required=True), channel_id=None,
+                arguments="", trigger_id=_trigger_id(body.get("trigger_id")), response_url=None,
+            )
         return cls(kind="other", name=str(body.get("type", "unknown"))[:MAX_NAME], team_id=None, user_id=None,
                    channel_id=None, arguments="", trigger_id=None, response_url=None)
 

@@ -41,6 +41,7 @@ from aiohttp import web
 import sandbox
 from bot.i18n import t
 from sandbox.emulators.base import LoopbackServer, serve_until_signalled
+from sandbox.emulators.railway_data import VolumeDatabases
 from sandbox.emulators.railway_world import (
     BackupRecord,
     DeploymentRecord,
@@ -110,7 +111,10 @@ class Fault:
 
 class RailwayEmulator(LoopbackServer):
     def __init__(self, world: Mapping[str, Any] | str | Path | World | None = None, *,
-                 schema_path: str | Path | None = None, stage_seconds: float = 0.2) -> None:
+                 schema_path: str | Path | None = None, stage_seconds: float = 0.2,
+                 databases: Mapping[str, str] | None = None) -> None:
+        """``databases``: volume id → DSN of a real PostgreSQL database holding that volume's data, so its
+        backups and restores copy real data (``railway_data.VolumeDatabases``)."""
         if world is None:
             world = WORLDS / "demo.json"
         self.world = world if isinstance(world, World) else World(world, stage_seconds=stage_seconds)
@@ -118,6 +122,7 @@ class RailwayEmulator(LoopbackServer):
         self.schema = load_schema(self.schema_path)
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.data = VolumeDatabases(databases or {})
 
     @property
     def graphql_url(self) -> str:
@@ -135,6 +140,10 @@ class RailwayEmulator(LoopbackServer):
         app.router.add_post("/_control/deployments", self._control_deploy)
         return app
 
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.data.close()
 
     # ---- in-process control -------------------------------------------------------------------
 
@@ -216,11 +225,11 @@ class RailwayEmulator(LoopbackServer):
         project_token = request.headers.get("Project-Access-Token")
         if project_token:
             scope = self.world.project_tokens.get(project_token.strip())
-            return _Context(self.world, scope), None if scope else "Project Token not found"
+            return _Context(self.world, scope, self.data), None if scope else "Project Token not found"
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         ok = bool(token) and (self.world.open or token in self.world.api_tokens)
-        return _Context(self.world, None), None if ok else NOT_AUTHORIZED
+        return _Context(self.world, None, self.data), None if ok else NOT_AUTHORIZED
 
     # ---- HTTP control -------------------------------------------------------------------------
 
@@ -253,6 +262,7 @@ class RailwayEmulator(LoopbackServer):
 class _Context:
     world: World
     scope: tuple[str, str] | None  # (projectId, environmentId) of a project token
+    data: VolumeDatabases
 
     def check(self, project_id: str, environment_id: str | None = None) -> None:
         if self.scope and (project_id != self.scope[0] or (environment_id and environment_id != self.scope[1])):
@@ -410,12 +420,19 @@ class _Root:
 
     def volumeInstanceBackupCreate(self, info: Any, volumeInstanceId: str, name: str | None = None) -> dict:
         volume = _visible_volume(info, volumeInstanceId)
-        return {"workflowId": info.context.world.create_backup(volume.id, name).id}
+        world, data = info.context.world, info.context.data
+        flow = world.create_backup(volume.id, name)
+        if volume.id in data:
+            data.backup(volume.id, flow, volume.backups[-1])
+        return {"workflowId": flow.id}
 
     def volumeInstanceBackupRestore(self, info: Any, volumeInstanceId: str, volumeInstanceBackupId: str,
                                     **_: Any) -> dict:
         volume = _visible_volume(info, volumeInstanceId)
-        return {"workflowId": info.context.world.restore_backup(volume.id, volumeInstanceBackupId).id}
+        flow = info.context.world.restore_backup(volume.id, volumeInstanceBackupId)
+        if volume.id in info.context.data:
+            info.context.data.restore(volume.id, flow, volumeInstanceBackupId)
+        return {"workflowId": flow.id}
 
     def deploymentRollback(self, info: Any, id: str) -> bool:
         info.context.world.rollback(_visible(info, id).id)

@@ -58,7 +58,7 @@ RATE_TIERS = {
     "apps.connections.open": 1, "auth.test": 100, "chat.postMessage": 60, "chat.postEphemeral": 100,
     "chat.update": 50, "conversations.create": 20, "conversations.info": 50, "conversations.invite": 50,
     "conversations.join": 50, "conversations.open": 50, "pins.add": 20, "users.info": 100,
-    "usergroups.users.list": 20,
+    "usergroups.users.list": 20, "views.open": 100,
     # Tier 4 ("100+ per minute") for the upload flow and the Home tab, as their reference pages say.
     "files.getUploadURLExternal": 100, "files.completeUploadExternal": 100, "views.publish": 100,
 }
@@ -210,6 +210,14 @@ class SlackEmulator(LoopbackServer):
         req = signer.app_home_opened(user_id, view=None if view is None else {**view.view, "id": view.id,
                                                                                 "hash": view.hash})
         return await http.post(events_url, content=req.body, headers=req.headers)
+
+    def issue_trigger(self) -> str:
+        """A trigger_id for a signed command or click, as Slack issues one (views.open accepts it for 3 s)."""
+        return self.workspace.issue_trigger()
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        """A modal the bot opened with views.open, as Slack holds it."""
+        return self.workspace.views.get(view_id)
 
     def add_message(self, channel: str, text: str, *, user: str, blocks: list | None = None) -> str:
         """Seed a message (e.g. one from a person, which the bot may not chat.update); returns its ts."""

@@ -22,11 +22,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, MAX_VIEW_BLOCKS, block_problems
+from bot.render.blocks import MAX_POST_TEXT, MAX_UPDATE_TEXT, MAX_VIEW_BLOCKS, block_problems, view_problems
 
 GENERAL_CHANNEL = ("C0GENERAL", "general")
 CHANNEL_NAME_MAX = 80
@@ -173,6 +174,9 @@ def channel_name_error(name: str) -> str | None:
     return None
 
 
+TRIGGER_SECONDS = 3.0  # a trigger_id expires 3 seconds after Slack sends it (slack-platform.md §3)
+
+
 class SlackWorkspace:
     def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str = "B0BOT", bot_name: str = "chatops",
                  team_domain: str = "emulator", team_name: str = "Emulator",
@@ -225,9 +229,21 @@ class SlackWorkspace:
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
             "views.publish": self.views_publish,
+            "views.open": self.views_open,
         }
+        # trigger_id → when Slack issued it (``issue_trigger``); views.open exchanges each once, within 3 s.
+        self.triggers: dict[str, float] = {}
+        self.exchanged_triggers: set[str] = set()
+        self.views: dict[str, dict[str, Any]] = {}
+        self._view_ids = itertools.count(1)
 
     # --- setup and inspection -------------------------------------------------------------------
+
+    def issue_trigger(self) -> str:
+        """A trigger_id as Slack puts in a command or click payload, valid for one views.open within 3 s."""
+        trigger = f"{next(self._view_ids) + 10**11}.{int(self._clock())}.{uuid.uuid4().hex}"
+        self.triggers[trigger] = self._clock()
+        return trigger
 
     def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method not in self._methods:
@@ -524,6 +540,41 @@ class SlackWorkspace:
         if not self.has_user(user_id):
             raise ApiError("user_not_found")
         return {"user": self.user_api(user_id, locale=flag(params.get("include_locale")))}
+
+    def views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Open a modal. As Slack: ``trigger_id`` and ``view`` are required (``invalid_arguments``); a
+        trigger is exchanged once (``trigger_exchanged``), within 3 seconds (``trigger_expired``), and must
+        be one Slack issued (``invalid_trigger_id``); a view breaking Block Kit's rules is refused
+        (``invalid_arguments`` with the problems in ``response_metadata.messages``)."""
+        trigger, view = params.get("trigger_id"), params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                raise ApiError("invalid_arguments",
+                               response_metadata={"messages": ["[ERROR] view: invalid JSON"]}) from None
+        if not trigger or view is None:
+            missing = "trigger_id" if not trigger else "view"
+            raise ApiError("invalid_arguments", response_metadata={"messages": [
+                f"[ERROR] missing required field: {missing}"]})
+        if trigger in self.exchanged_triggers:
+            raise ApiError("trigger_exchanged")
+        issued = self.triggers.get(str(trigger))
+        if issued is None:
+            raise ApiError("invalid_trigger_id")
+        if self._clock() - issued > TRIGGER_SECONDS:
+            raise ApiError("trigger_expired")
+        if problems := view_problems(view):
+            raise ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
+        self.exchanged_triggers.add(str(trigger))
+        view_id = f"V{next(self._view_ids):010d}"
+        opened = {**view, "id": view_id, "team_id": self.team_id, "state": {"values": {}}, "hash": f"{view_id}.1",
+                  "root_view_id": view_id, "previous_view_id": None, "app_id": "A0CHATOPS", "bot_id": self.bot_id,
+                  "external_id": "", "clear_on_close": False, "notify_on_close": False}
+        opened.setdefault("private_metadata", "")
+        opened.setdefault("callback_id", "")
+        self.views[view_id] = opened
+        return {"view": opened}
 
     def usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = str(params.get("usergroup") or "")

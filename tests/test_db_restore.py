@@ -1,0 +1,160 @@
+"""/db <service> restore: the typed-name modal (views.open, view_submission), a fresh backup first, and a
+real restore of a real PostgreSQL database by the Railway emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+
+from bot.slack.action_ids import ActionId, ViewId
+from bot.store import actions, audit
+from sandbox.emulators.railway import RailwayEmulator
+from tests import db_env
+from tests.conftest import eventually
+
+
+async def _rows(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["item"] for r in await conn.fetch("SELECT item FROM orders ORDER BY id")]
+    finally:
+        await conn.close()
+
+
+async def _insert(dsn: str, *items: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany("INSERT INTO orders (item) VALUES ($1)", [(i,) for i in items])
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def target_db(pg_url):
+    conn = await asyncpg.connect(pg_url)
+    await conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)")
+    await conn.close()
+    await _insert(pg_url, "a", "b", "c")
+    return pg_url
+
+
+@pytest.fixture
+async def railway(target_db):
+    emu = RailwayEmulator(db_env.world(database_url=target_db), stage_seconds=0.05,
+                          databases={db_env.VOLUME: target_db})
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+async def _finished(bot, request_id):
+    req = await actions.get(bot.rt.store, request_id)
+    return req if req.status in actions.FINAL else None
+
+
+async def _backup(bot, slack, signer) -> str:
+    """A real backup of the three orders, made through /db backup."""
+    message = await db_env.request_message(bot, slack, signer, "backend backup")
+    request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, done.detail
+    return done.detail
+
+
+async def _open_modal(bot, slack, signer, message: dict, user: str) -> dict:
+    before = len(slack.calls_to("views.open"))
+    trigger = slack.issue_trigger()
+    click = db_env.click(signer, slack, message, ActionId.DB_RESTORE_APPROVE, user, trigger_id=trigger)
+    assert (await db_env.post(bot.slack_url, click)).status_code == 200
+    call = (await slack.wait_for(lambda: slack.calls_to("views.open")[before:] or None, timeout=10))[0]
+    assert call.ok, call.response
+    return slack.view(call.response["view"]["id"])
+
+
+def _submit(signer, view: dict, typed: str, user: str):
+    return signer.view_submission(view, {"confirm": {"service": typed}}, user_id=user)
+
+
+async def test_restore_needs_the_typed_name_takes_a_fresh_backup_and_loses_only_later_writes(
+        make_bot, slack, signer, railway, target_db):
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    backup_id = await _backup(bot, slack, signer)
+    await _insert(target_db, "d", "e")  # written after the backup: a restore loses them
+
+    message = await db_env.request_message(bot, slack, signer, f"backend restore {backup_id}")
+    text = json.dumps(message["blocks"], ensure_ascii=False)
+    assert backup_id in text and "will be lost" in text and "A fresh backup is taken first" in text
+    approve = db_env.button(message, ActionId.DB_RESTORE_APPROVE)
+    assert "confirm" not in approve  # the modal is the confirmation
+    request_id = approve["value"]
+
+    # The requester cannot open it; an approver gets the modal.
+    before = len(slack.responses)
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.DB_RESTORE_APPROVE, "U0ANA",
+                                                  trigger_id=slack.issue_trigger()))
+    assert "someone else must approve" in (await db_env.responses_after(slack, before))[0].payload["text"]
+    view = await _open_modal(bot, slack, signer, message, "U0LEO")
+    assert view["callback_id"] == ViewId.DB_RESTORE_CONFIRM and "will be lost" in json.dumps(view["blocks"])
+
+    # A wrong name keeps the modal open with an error on the field, and changes nothing.
+    wrong = await db_env.post(bot.slack_url, _submit(signer, view, "backnd", "U0LEO"))
+    assert wrong.status_code == 200
+    assert wrong.json() == {"response_action": "errors",
+                            "errors": {"confirm": "That is not the service's name. Type backend exactly to restore, "
+                                                  "or cancel."}}
+    assert (await actions.get(bot.rt.store, request_id)).status == actions.PENDING
+    assert railway.mutations("volumeInstanceBackupRestore") == []
+
+    # The right name, submitted by four approvers at once: one restore.
+    submits = [_submit(signer, view, "backend", db_env.APPROVERS[i % 4]) for i in range(8)]
+    answers = await asyncio.gather(*(db_env.post(bot.slack_url, s) for s in submits))
+    assert all(a.status_code == 200 and not a.content for a in answers)
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, done.detail
+
+    creates = railway.mutations("volumeInstanceBackupCreate")
+    restores = railway.mutations("volumeInstanceBackupRestore")
+    assert len(creates) == 2 and len(restores) == 1  # the first backup, the fresh one; one restore
+    assert creates[1].time < restores[0].time and restores[0].variables["volumeInstanceBackupId"] == backup_id
+    assert await _rows(target_db) == ["a", "b", "c"]  # what was written after the backup is gone...
+    fresh = done.params["fresh_id"]
+    assert fresh == done.detail and railway.data.copies[fresh]  # ...and kept in the fresh backup
+    final = await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
+                             and "restored the volume" in json.dumps(m["blocks"]) and m)
+    assert not [b for b in final["blocks"] if b["type"] == "actions"]
+
+    await bot.rt.audit.flush()
+    rows = await audit.entries(bot.rt.store)
+    assert [(r.name, r.outcome) for r in rows if r.kind == "system" and r.subject == request_id] == [
+        ("railway.volumeInstanceBackupCreate", "ok"), ("railway.volumeInstanceBackupRestore", "ok")]
+    views = [(r.name, r.user_id, r.outcome) for r in rows if r.kind == "view"]
+    assert ("db.restore.confirm", "U0LEO", "mismatch") in views
+    assert sum(1 for v in views if v[2] == "approved") == 1
+
+
+async def test_a_restore_cannot_be_approved_without_the_modal(make_bot, slack, signer, railway):
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    message = await db_env.request_message(bot, slack, signer, "backend restore bk-daily")
+    request_id = db_env.button(message, ActionId.DB_RESTORE_APPROVE)["value"]
+    forged = signer.block_actions(ActionId.ROLLBACK_APPROVE.value, request_id, user_id="U0LEO",
+                                  channel_id=db_env.CHANNEL, message_ts=message["ts"],
+                                  response_url=slack.response_url("actions", channel=db_env.CHANNEL,
+                                                                  message_ts=message["ts"]))
+    before = len(slack.responses)
+    await db_env.post(bot.slack_url, forged)
+    said = (await db_env.responses_after(slack, before))[0].payload["text"]
+    assert "approved in its confirmation dialog" in said
+    assert (await actions.get(bot.rt.store, request_id)).status == actions.PENDING
+
+
+async def test_an_unknown_backup_is_refused_before_any_request(make_bot, slack, signer, railway):
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    before = len(slack.responses)
+    await db_env.command(bot, slack, signer, "backend restore bk-nope")
+    said = (await db_env.responses_after(slack, before))[0].payload["text"]
+    assert "`bk-nope` is not one of the backups" in said
+    assert slack.calls_to("chat.postMessage") == []
