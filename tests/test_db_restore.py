@@ -158,3 +158,43 @@ async def test_an_unknown_backup_is_refused_before_any_request(make_bot, slack, 
     said = (await db_env.responses_after(slack, before))[0].payload["text"]
     assert "`bk-nope` is not one of the backups" in said
     assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_restore_interrupted_by_a_restart_carries_on_from_its_last_known_step(make_bot, slack, signer,
+                                                                                      sqlite_url):
+    railway = RailwayEmulator(db_env.world(), stage_seconds=1.5)  # the fresh backup takes 3 s to be listed
+    await railway.start()
+    try:
+        first = await make_bot(db_env.services(), **db_env.settings(railway))
+        message = await db_env.request_message(first, slack, signer, "backend restore bk-daily")
+        request_id = db_env.button(message, ActionId.DB_RESTORE_APPROVE)["value"]
+        view = await _open_modal(first, slack, signer, message, "U0LEO")
+        await db_env.post(first.slack_url, _submit(signer, view, "backend", "U0LEO"))
+
+        async def fresh_sent():
+            req = await actions.get(first.rt.store, request_id)
+            return req if "fresh_workflow" in req.params else None
+
+        await eventually(fresh_sent, timeout=10)
+        await first.stop()
+        second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
+        done = await eventually(lambda: _finished(second, request_id), timeout=30)
+        assert done.status == actions.SUCCEEDED, done.detail
+        assert len(railway.mutations("volumeInstanceBackupCreate")) == 1  # the fresh backup, not twice
+        restores = railway.mutations("volumeInstanceBackupRestore")
+        assert len(restores) == 1 and restores[0].variables["volumeInstanceBackupId"] == "bk-daily"
+        assert railway.world.volume_of("Postgres").restored == ["bk-daily"]
+    finally:
+        await railway.stop()
+
+
+async def test_an_expired_trigger_is_told_to_click_again(make_bot, slack, signer, railway):
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    message = await db_env.request_message(bot, slack, signer, "backend restore bk-daily")
+    before = len(slack.responses)
+    forged = "123456789012.1000.0123456789abcdef0123456789abcdef"  # a trigger Slack never issued
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.DB_RESTORE_APPROVE, "U0LEO",
+                                                  trigger_id=forged))
+    said = (await db_env.responses_after(slack, before))[0].payload["text"]
+    assert "couldn't open the confirmation dialog" in said
+    assert slack.calls_to("views.open")[-1].response["error"] == "invalid_trigger_id"

@@ -34,7 +34,7 @@ _REDEPLOYABLE = frozenset({"SUCCESS", "FAILED", "CRASHED", "REMOVED", "SLEEPING"
 _RELATIVE = re.compile(r"(?P<origin>now)?(?:(?P<sign>[+-])(?P<amount>(?:\d+(?:\.\d+)?[dhms])+))?")
 _UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _CRON = {"DAILY": "0 3 * * *", "WEEKLY": "0 3 * * 0", "MONTHLY": "0 3 1 * *"}
-_RETENTION = {"DAILY": 6 * 86400, "WEEKLY": 30 * 86400, "MONTHLY": 90 * 86400}  # Railway's defaults, docs
+_RETENTION = {"DAILY": 6 * 86400, "WEEKLY": 30 * 86400, "MONTHLY": 90 * 86400}  # the emulator's defaults
 _REFERENCE = re.compile(r"\$\{\{\s*([A-Za-z0-9_.-]+?)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
