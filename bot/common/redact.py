@@ -4,7 +4,11 @@ Secrets never leave the process. What is removed:
 - Slack tokens (xoxb-, xoxp-, xapp-, xoxa-, xoxr-, xoxe-) and ``Bearer …`` credentials;
 - passwords inside URLs (``scheme://user:password@host``);
 - values of ``NAME=value`` / ``"NAME": "value"`` pairs whose name looks secret
-  (``*SECRET*``, ``*KEY*``, ``*TOKEN*``, ``*PASSWORD*``, ``DATABASE_URL`` and friends);
+  (``*SECRET*``, ``*KEY*``, ``*TOKEN*``, ``*PASSWORD*``, ``*PASSPHRASE*``, ``DATABASE_URL`` and friends),
+  but not the text after an exception class name (``KeyError: 'PORT'`` stays readable);
+- credentials recognisable by their form: Stripe (``sk_live_…``, ``rk_test_…``), GitHub
+  (``ghp_…``, ``github_pat_…``), Slack webhook and response URLs, Sentry DSN keys, ``Cookie:`` and
+  ``Set-Cookie:`` values, JWTs, AWS access key ids;
 - values registered at start-up as known secrets (the bot's own tokens).
 """
 
@@ -16,10 +20,25 @@ from typing import Any
 
 MASK = "[redacted]"
 
-_SECRET_NAME = re.compile(r"(SECRET|KEY|TOKEN|PASSWORD|PASSWD|PWD|CREDENTIAL|PRIVATE|DATABASE_URL)", re.I)
+_SECRET_NAME = re.compile(
+    r"(SECRET|KEY|TOKEN|PASSWORD|PASSPHRASE|PASSWD|PWD|CREDENTIAL|PRIVATE|DATABASE_URL)", re.I)
 _DB_URL_NAMES = re.compile(r"(DATABASE|POSTGRES|REDIS|MONGO|MYSQL|AMQP).*URL", re.I)
+# "KeyError: 'PORT'", "TokenExpiredError: jwt expired": a class name, not a secret's name.
+_EXCEPTION_NAME = re.compile(r"[A-Z][A-Za-z0-9]*(Error|Exception|Warning|Interrupt|Exit)")
 
 _SLACK_TOKEN = re.compile(r"\bxox[abprse]-[A-Za-z0-9-]{6,}|\bxapp-[A-Za-z0-9-]{6,}")
+# Credentials with a recognisable form (each provider documents its prefix).
+_TOKEN_FORMS = re.compile(
+    r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}"  # Stripe secret and restricted keys
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"  # GitHub classic tokens
+    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub fine-grained tokens
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWTs (header.payload.signature)
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
+)
+_SLACK_HOOK = re.compile(r"(?P<keep>hooks\.slack\.com/(?:services|commands|actions|workflows|triggers)/)[^\s\"'<>]+")
+# Sentry DSN: https://<public key>@o1.ingest.sentry.io/1 (the key alone authorises sending events).
+_SENTRY_DSN = re.compile(r"(?P<scheme>https?://)[0-9a-f]{16,}(?::[0-9a-f]+)?@(?=[^\s/]*sentry)", re.I)
+_COOKIE = re.compile(r"""(?P<name>\b(?:set-)?cookie)(?P<sep>["']?\s*[:=]\s*["']?)[^"'\r\n]+""", re.I)
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 _URL_PASSWORD = re.compile(
     r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
@@ -42,6 +61,8 @@ def register_secret(value: str | None) -> None:
 def is_secret_name(name: str) -> bool:
     """True when a variable name looks like it holds a secret."""
     bare = name.strip("\"' ")
+    if _EXCEPTION_NAME.fullmatch(bare):
+        return False
     return bool(_SECRET_NAME.search(bare) or _DB_URL_NAMES.search(bare))
 
 
@@ -67,6 +88,10 @@ def redact(text: Any) -> str:
         if secret in s:
             s = s.replace(secret, MASK)
     s = _SLACK_TOKEN.sub(MASK, s)
+    s = _TOKEN_FORMS.sub(MASK, s)
+    s = _SLACK_HOOK.sub(lambda m: m.group("keep") + MASK, s)
+    s = _SENTRY_DSN.sub(lambda m: f"{m.group('scheme')}{MASK}@", s)
+    s = _COOKIE.sub(lambda m: m.group("name") + m.group("sep") + MASK, s)
     s = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", s)
     s = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", s)
     s = _mask_pairs(s)

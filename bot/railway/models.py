@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.common.redact import MASK
+from bot.common.redact import MASK, redact
 
 _FRACTION = re.compile(r"\.(\d+)")
 
@@ -58,8 +58,9 @@ class Deployment:
             status=node["status"],
             created_at=parse_time(node["createdAt"]),
             commit_hash=_text(meta.get("commitHash")),
-            commit_message=_text(meta.get("commitMessage")),
-            branch=_text(meta.get("branch")),
+            # Written by people, shown in Slack and stored: a pasted credential is masked here, once.
+            commit_message=_redacted(meta.get("commitMessage")),
+            branch=_redacted(meta.get("branch")),
             can_rollback=bool(node["canRollback"]),
             can_redeploy=bool(node["canRedeploy"]),
             service_id=node.get("serviceId"),
@@ -71,6 +72,11 @@ class Deployment:
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _redacted(value: Any) -> str | None:
+    text = _text(value)
+    return redact(text[:2000]) if text else None
 
 
 @dataclass(frozen=True)
