@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.main import ChatOps
 from bot.runtime import Runtime
 from bot.slack.bolt_app import build_bolt_app
-from bot.slack.http import build_web_app
+from bot.slack.http import build_runner, build_web_app
 from bot.store.migrate import current_revision, head_revision, upgrade_async
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def web_app(chatops: ChatOps) -> web.Application:
 
 
 async def run_http(chatops: ChatOps, host: str, port: int, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(web_app(chatops), access_log=None)
+    runner = build_runner(chatops.rt, web_app(chatops))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -17,7 +17,7 @@ from bot.config.settings import Settings
 from bot.main import ChatOps, build
 from bot.runtime import Runtime
 from bot.serve import start_runtime, web_app
-from bot.slack.http import SLACK_PATH
+from bot.slack.http import SLACK_PATH, build_runner
 
 
 def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -57,7 +57,7 @@ async def start_bot(settings: Settings, config: ServicesFile, host: str = "127.0
     """Start the bot the composition root builds, with the runtime and HTTP server ``chatops serve`` runs."""
     chatops = build(settings, config)
     await start_runtime(chatops.rt)
-    runner = web.AppRunner(web_app(chatops), access_log=None)
+    runner = build_runner(chatops.rt, web_app(chatops))
     await runner.setup()
     sock = listening_socket(host)
     await web.SockSite(runner, sock).start()

@@ -43,3 +43,6 @@ MONITOR_SKIPPED = Counter("chatops_monitor_skipped_probes_total",
 MONITOR_PROBES = Counter("chatops_monitor_probes_total", "Monitor probes by kind (watch: readiness and live "
                          "database checks; full: the whole profile)", ["kind"])
 MONITOR_OWNED = Gauge("chatops_monitor_owned_services", "Services this replica's monitor watches (its share)")
+HTTP_REFUSED = Counter("chatops_http_connections_refused_total",
+                       "Connections answered 503 because the server had its maximum open")
+HTTP_BODY_TIMEOUTS = Counter("chatops_http_body_timeouts_total", "Requests whose body did not arrive in time (408)")

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
     # Audit rows the database refuses even after repair, or still queued at shutdown (JSON lines).
     CHATOPS_AUDIT_SPILL_PATH: Path = Path("chatops-audit-spill.jsonl")
+    # The HTTP server: a connection must send complete request headers within HEADER seconds (of
+    # connecting, or of its previous answer: the keep-alive idle limit too) and a whole body within
+    # BODY seconds; at most MAX_CONNECTIONS are open at once (more are answered 503 and closed).
+    CHATOPS_HTTP_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CHATOPS_HTTP_BODY_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CHATOPS_HTTP_MAX_CONNECTIONS: int = Field(default=256, ge=1)
     # Work queue behind the acks.
     CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
     CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)

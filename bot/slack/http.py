@@ -1,7 +1,13 @@
-"""The HTTP server: Slack's request URL plus the bot's own health, readiness and metrics."""
+"""The HTTP server: Slack's request URL plus the bot's own health, readiness and metrics.
+
+A slow or idle client cannot hold the server: request headers must arrive within the header timeout
+(aiohttp's keep-alive timer closes a connection whose next request has not been parsed by then),
+a body within the body timeout (408), and connections past the bound are answered 503 and closed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -27,9 +33,72 @@ MAX_BODY = 64 * 1024
 HANDLED_EVENTS = ("app_home_opened",)  # the manifest's bot_events: the Home tab
 
 
+_REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
+            b"Retry-After: 1\r\n\r\n")
+
+
+class _Refuse(asyncio.Protocol):
+    """One connection too many: a 503 and the door closed, without reading anything."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(_REFUSAL)  # type: ignore[attr-defined]
+        transport.close()
+
+
+class _ConnectionLimit:
+    """The protocol factory aiohttp's sites call per accepted connection, refusing past ``limit``."""
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self._server = server
+        self._limit = limit
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        if len(self._server.connections) >= self._limit:
+            metrics.HTTP_REFUSED.inc()
+            return _Refuse()
+        return self._server()
+
+    def __getattr__(self, name: str):  # everything else (shutdown, connections…) is the server's
+        return getattr(self._server, name)
+
+
+class BoundedRunner(web.AppRunner):
+    """aiohttp's AppRunner with the header (keep-alive) timeout and the connection bound applied."""
+
+    def __init__(self, app: web.Application, *, header_seconds: float, max_connections: int) -> None:
+        # lingering_time=0: a client that stopped mid-body is not waited for after its 408.
+        super().__init__(app, access_log=None, keepalive_timeout=header_seconds, lingering_time=0)
+        self._max_connections = max_connections
+
+    async def _make_server(self) -> web.Server:
+        return _ConnectionLimit(await super()._make_server(), self._max_connections)  # type: ignore[return-value]
+
+
+def build_runner(rt: Runtime, app: web.Application) -> BoundedRunner:
+    """The runner for ``app`` with the limits from the settings (``chatops serve`` and the sandbox)."""
+    settings = rt.settings
+    return BoundedRunner(app, header_seconds=settings.CHATOPS_HTTP_HEADER_TIMEOUT_SECONDS,
+                         max_connections=settings.CHATOPS_HTTP_MAX_CONNECTIONS)
+
+
 def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> web.Application:
     """Slack events, liveness, readiness and metrics, plus the ``routes`` the composition root adds."""
-    app = web.Application(client_max_size=MAX_BODY)
+    body_seconds = rt.settings.CHATOPS_HTTP_BODY_TIMEOUT_SECONDS
+
+    @web.middleware
+    async def body_in_time(request: web.Request, handler):
+        """Read the whole body (at most MAX_BODY) within the body timeout before any handler runs."""
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(body_seconds):
+                    await request.read()
+            except TimeoutError:
+                metrics.HTTP_BODY_TIMEOUTS.inc()
+                return web.json_response({"error": "request body too slow"}, status=408,
+                                         headers={"Connection": "close"})
+        return await handler(request)
+
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[body_in_time])
 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.perf_counter()
