@@ -138,7 +138,8 @@ language = "{self.lang}"
         settings = load_settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET,
                                  SLACK_API_URL=self.slack.api_url, DATABASE_URL=f"sqlite:///{db}",
                                  RAILWAY_API_URL=railway_url + "/graphql/v2", RAILWAY_API_TOKEN=RAILWAY_TOKEN,
-                                 CHATOPS_LANGUAGE=self.lang, CHATOPS_FOLLOW_POLL_SECONDS=0.2)
+                                 CHATOPS_LANGUAGE=self.lang, CHATOPS_FOLLOW_POLL_SECONDS=0.2,
+                                 CHATOPS_AUDIT_SPILL_PATH=Path(self._tmp.name) / "audit-spill.jsonl")
         await upgrade_async(settings.DATABASE_URL)
         self.bot = await start_bot(settings, services)
         return self

@@ -202,7 +202,7 @@ async def test_no_secret_reaches_the_logs(make_bot, slack, signer):
         assert all(secret not in r.arguments for r in rows)
 
 
-async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer, sqlite_url):
+async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer, sqlite_url, tmp_path):
     from bot.config.services import parse_services
     from bot.store.migrate import upgrade_async
     from sandbox.emulators.target import TargetEmulator
@@ -212,7 +212,7 @@ async def test_follow_ups_accepted_before_a_shutdown_still_finish(slack, signer,
     target = TargetEmulator()
     url = await target.start()
     target.set_fault("/ready", "slow", ms=500)  # the probe is still running when the stop comes
-    settings = bot_settings(slack.url, sqlite_url)
+    settings = bot_settings(slack.url, sqlite_url, CHATOPS_AUDIT_SPILL_PATH=str(tmp_path / "audit-spill.jsonl"))
     await upgrade_async(settings.DATABASE_URL)
     bot = await start_bot(settings, parse_services(f'[[services]]\nname = "backend"\nurl = "{url}"\n'))
     try:

@@ -132,9 +132,14 @@ class AuditWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._pending:
-            self._spill(self._pending, "unwritten at shutdown")
-            self._pending.clear()
+        if self._pending:  # queued while the writer stopped, or the database is away: one last try
+            pending, self._pending = self._pending, []
+            try:
+                async with asyncio.timeout(2.0):
+                    await self._write(pending)
+                self._count_written(len(pending))
+            except Exception:
+                self._spill(pending, "unwritten at shutdown")
             metrics.AUDIT_BACKLOG.set(0)
 
     async def _run(self) -> None:
