@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.slack.files import ChartPoster
 from bot.slack.followup import schedule
 from bot.slack.request import command_text, ephemeral
-from bot.store.probes import endpoint_history, save_reports
+from bot.store.probes import endpoint_history, keep_reports
 
 CHART_FLAG = "--chart"
 CHART_WINDOW = timedelta(hours=1)
@@ -83,7 +83,7 @@ class HealthHandlers:
         reports = await asyncio.gather(*(
             self.coalescer.run(probe_key(service, path), lambda s=service, p=path: prober.probe_service(s, p))
             for service, path in targets))
-        await save_reports(self.rt.store, reports, source="command")
+        self.rt.spawn("probe-history", keep_reports(self.rt.store, reports, source="command"))
         text, blocks = health_message(reports, lang)
         await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace)
         channel, user = who

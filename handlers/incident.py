@@ -23,7 +23,7 @@ from bot.slack.request import Tell, command_text, ephemeral
 from bot.status.publish import PublicUpdates
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
-from bot.store.probes import save_reports
+from bot.store.probes import keep_reports
 
 VERBS = ("open", "status", "resolve", "note", "followup", "publish", "lead", "sev", "page")
 _REF = re.compile(r"(?:inc-)?(\d{1,9})", re.IGNORECASE)
@@ -145,7 +145,7 @@ class IncidentHandlers:
                             say: Tell) -> str:
         service = self.rt.config.service(args.service)
         report = await self.rt.prober.probe_service(service)
-        await save_reports(self.rt.store, [report], source="command")
+        self.rt.spawn("probe-history", keep_reports(self.rt.store, [report], source="command"))
         state = self.monitor.state(service.name)
         now = utcnow()
         started = state.failing_since if state and state.failing_since and is_failing(report) else now

@@ -18,7 +18,7 @@ from bot.i18n import t
 from bot.probe.models import ServiceReport
 from bot.railway.errors import RailwayError
 from bot.runtime import Runtime
-from bot.store.probes import save_reports
+from bot.store.probes import keep_reports
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Verification:
 async def verify_deployment(rt: Runtime, service_name: str, deployment_id: str, lang: str) -> Verification:
     service = rt.config.service(service_name)
     report = await rt.prober.probe_service(service)
-    await save_reports(rt.store, [report], source="verify")
+    rt.spawn("probe-history", keep_reports(rt.store, [report], source="verify"))
     log_problems: list[str] = []
     found = None
     logs_note = t("verify.logs_not_read", lang)

@@ -46,3 +46,5 @@ MONITOR_OWNED = Gauge("chatops_monitor_owned_services", "Services this replica's
 HTTP_REFUSED = Counter("chatops_http_connections_refused_total",
                        "Connections answered 503 because the server had its maximum open")
 HTTP_BODY_TIMEOUTS = Counter("chatops_http_body_timeouts_total", "Requests whose body did not arrive in time (408)")
+BOOKKEEPING_FAILURES = Counter("chatops_bookkeeping_failures_total",
+                               "Bookkeeping writes (probe history) given up after retries", ["what"])

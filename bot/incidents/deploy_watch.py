@@ -37,7 +37,7 @@ from bot.slack import post as slack_messages
 from bot.store import incidents as store
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
-from bot.store.probes import save_reports
+from bot.store.probes import keep_reports
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class DeployWatch:
         """FAILED or CRASHED. A FAILED build never went live: with the service healthy, the previous
         deployment keeps serving, so the incident is minor and a rollback would only go further back."""
         report = await self.rt.prober.probe_service(service)
-        await save_reports(self.rt.store, [report], source="verify")
+        self.rt.spawn("probe-history", keep_reports(self.rt.store, [report], source="verify"))
         failing = is_failing(report)
         serving = dep.status == "FAILED" and not failing
         signal = Signal(reason="deploy_crashed" if dep.status == "CRASHED" else "deploy_failed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,11 +60,15 @@ def schedule(rt: Runtime, context: dict[str, Any], respond, name: str, work: Wor
     return True
 
 
+CLAIM_SECONDS = 2.0  # a hung database must not hold the answer up
+
+
 async def _first_delivery(rt: Runtime, trigger_id: str) -> bool:
     try:
-        return await claim_trigger(rt.store, trigger_id)
-    except Exception as exc:  # the database is away: the in-memory check already ran; go on
-        logger.warning("could not record trigger id: %s", exc)
+        async with asyncio.timeout(CLAIM_SECONDS):
+            return await claim_trigger(rt.store, trigger_id)
+    except Exception as exc:  # the database is away or hung: the in-memory check already ran; go on
+        logger.warning("could not record trigger id: %s", redact(f"{type(exc).__name__}: {exc}"))
         return True
 
 

@@ -1,16 +1,26 @@
 """Probe history: every endpoint result, plus one row for the service as a whole (``endpoint = ""``:
-its verdict, and its reason code in ``failure``), which the status page reads."""
+its verdict, and its reason code in ``failure``), which the status page reads.
+
+It is bookkeeping: no answer waits for it or fails because of it. Callers run ``keep_reports`` as a
+background task after they have what they need; it retries, then logs and counts what it could not save.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
 
+from bot.common import metrics
+from bot.common.redact import redact
 from bot.store.db import Store
 from bot.store.models import ProbeResult
+
+logger = logging.getLogger(__name__)
 
 
 class _Endpoint(Protocol):
@@ -70,3 +80,19 @@ async def endpoint_history(store: Store, service: str, since: datetime, limit: i
     async with store.session() as session:
         rows = list((await session.scalars(query)).all())
     return rows[::-1]
+async def keep_reports(store: Store, reports: Iterable[_Report], source: str, *, attempts: int = 3,
+                       retry_seconds: float = 2.0) -> bool:
+    """``save_reports`` retried ``attempts`` times; then logged and counted, never raised."""
+    reports = list(reports)
+    for attempt in range(1, attempts + 1):
+        try:
+            await save_reports(store, reports, source)
+            return True
+        except Exception as exc:
+            if attempt == attempts:
+                metrics.BOOKKEEPING_FAILURES.labels("probe_history").inc()
+                logger.warning("probe history not saved after %d attempts (%s results lost): %s", attempts,
+                               sum(len(list(r.endpoints)) for r in reports), redact(f"{type(exc).__name__}: {exc}"))
+                return False
+            await asyncio.sleep(retry_seconds)
+    return False
