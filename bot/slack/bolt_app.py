@@ -21,6 +21,7 @@ from bot.common import log, metrics
 from bot.common.responses import Origin
 from bot.i18n import t
 from bot.runtime import Runtime
+from bot.slack.delivery import CheckedRespond
 from bot.slack.request import InvalidRequest, RequestInfo
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncAp
 
     app = AsyncApp(
         # Bolt gives each request a client with the token from ``authorize``; ours carries none.
-        client=AsyncWebClient(base_url=rt.settings.SLACK_API_URL, timeout=10,
+        client=AsyncWebClient(base_url=rt.settings.SLACK_API_URL, timeout=rt.settings.CHATOPS_SLACK_TIMEOUT_SECONDS,
                               retry_handlers=list(rt.slack.retry_handlers)),
         signing_secret=rt.settings.SLACK_SIGNING_SECRET or "socket-mode",
         authorize=authorize,
@@ -60,6 +61,8 @@ def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncAp
             text = t(f"common.{problem.key}", rt.config.i18n.language, field=problem.field)
             return BoltResponse(status=200, body=_ephemeral(text))
         context["correlation_id"] = cid
+        if info.response_url:
+            context["respond"] = CheckedRespond(context.respond)
         context["request_info"] = info
         # Answers go through bot.common.responses (short timeouts, a fallback, outside the pool), not Bolt's.
         context["respond"] = rt.responses.responder(Origin(info.response_url, info.user_id, info.channel_id, cid))
