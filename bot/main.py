@@ -221,7 +221,8 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
 
     config = config if config is not None else load_config(settings)
     http = outbound_http()
-    rt = build_runtime(settings, config, http=http, railway=railway_client(settings, http))
+    rt = build_runtime(settings, config, http=http,
+                       railway=railway_client(settings, http, timeout=settings.CHATOPS_RAILWAY_TIMEOUT_SECONDS))
     playbooks = PlaybookRunner(config, rt.http, rt.railway, rt.store)
     watch_settings = config.monitor
 

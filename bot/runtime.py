@@ -109,7 +109,7 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(
         token=settings.SLACK_BOT_TOKEN,
         base_url=settings.SLACK_API_URL,
-        timeout=10,
+        timeout=settings.CHATOPS_SLACK_TIMEOUT_SECONDS,
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1),
                         AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     CHATOPS_HTTP_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     CHATOPS_HTTP_BODY_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     CHATOPS_HTTP_MAX_CONNECTIONS: int = Field(default=256, ge=1)
+    # How long one Slack Web API call may take before it is abandoned (and retried or reported).
+    CHATOPS_SLACK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # How long one Railway API call may take (a mutation that times out is never retried).
+    CHATOPS_RAILWAY_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
     # Work queue behind the acks.
     CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
     CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)

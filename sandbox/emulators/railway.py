@@ -55,7 +55,7 @@ from sandbox.emulators.railway_world import (
 
 MIN_SCHEMA_PATH = Path(__file__).with_name("railway_min.graphql")
 WORLDS = Path(__file__).with_name("worlds")
-FAULT_KINDS = ("rate_limit", "not_authorized", "server_error", "slow", "malformed")
+FAULT_KINDS = ("rate_limit", "not_authorized", "server_error", "slow", "malformed", "graphql_error")
 NOT_AUTHORIZED = "Not Authorized"
 
 _BAD_GATEWAY = ("<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n"
@@ -558,6 +558,11 @@ def _fault_response(fault: Fault) -> web.Response:
     if fault.kind == "not_authorized":
         return web.json_response({"data": None, "errors": [
             {"message": NOT_AUTHORIZED, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]})
+    if fault.kind == "graphql_error":
+        # The gateway's resolver failure: HTTP 200, no data, "Problem processing request" with a
+        # traceId and no code (shared/railway/API.md §7).
+        return web.json_response({"data": None, "errors": [
+            {"message": "Problem processing request", "traceId": "4217803951926384739"}]})
     if fault.kind == "server_error":
         return web.Response(status=fault.status, text=_BAD_GATEWAY.format(status=fault.status),
                             content_type="text/html")

@@ -5,7 +5,8 @@ the bot token, records every call, answers like Slack from an in-memory workspac
 (``slack_workspace.SlackWorkspace``: channels exist or not, public, private, archived, DMs, membership),
 enforces Block Kit limits (``bot.render.blocks``) and each method's rate-limit tier (HTTP 429 +
 ``Retry-After``, per method per minute), and can be told to fail a method (``ok: false``), answer it with
-an HTTP 5xx, or rate-limit it. It also hands out
+an HTTP 5xx, rate-limit it, or
+hang before answering; posts to response_urls can fail (5xx) or hang the same way. It also hands out
 ``response_url``s (``/commands/…`` and ``/actions/…``: 5 uses, 30 minutes) and records what is posted
 to them.
 
@@ -64,6 +65,8 @@ RATE_TIERS = {
 }
 # Methods refused without a scope the bot might lack (conversations.open: a DM needs im:write).
 METHOD_SCOPES = {"conversations.open": "im:write"}
+_RESPONSE_URL = "<response_url>"  # the fault queue for posts to response_urls
+_ERROR_PAGE = "<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 
 @dataclass
@@ -98,6 +101,7 @@ class _Fault:
     error: str = "channel_not_found"
     retry_after: int | None = None
     status: int = 200
+    hang: float | None = None  # seconds before answering at all (longer than the client waits)
 
 
 @dataclass
@@ -250,6 +254,18 @@ class SlackEmulator(LoopbackServer):
         """The next ``count`` calls to ``method`` answer HTTP 429 with ``Retry-After``."""
         self._faults[method].extend(_Fault(error="ratelimited", retry_after=retry_after) for _ in range(count))
 
+    def hang(self, method: str, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls to ``method`` wait ``seconds`` before being answered as usual."""
+        self._faults[method].extend(_Fault(hang=seconds) for _ in range(count))
+
+    def fail_response_urls(self, status: int = 500, count: int = 1) -> None:
+        """The next ``count`` posts to any response_url answer HTTP ``status`` and are not applied."""
+        self._faults[_RESPONSE_URL].extend(_Fault(status=status) for _ in range(count))
+
+    def hang_response_urls(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` posts to any response_url wait ``seconds`` before being applied."""
+        self._faults[_RESPONSE_URL].extend(_Fault(hang=seconds) for _ in range(count))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -280,6 +296,10 @@ class SlackEmulator(LoopbackServer):
         token = _bearer(request.headers.get("Authorization")) or param_token
         call = ApiCall(method, token, params, self._clock(), request.method)
         self.calls.append(call)
+        fault = self._faults[method][0] if token == self.bot_token and self._faults.get(method) else None
+        if fault is not None and fault.hang is not None:
+            self._faults[method].popleft()
+            await asyncio.sleep(fault.hang)
         status, body, headers = self._answer(method, token, params)
         if token == self.bot_token:
             headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
@@ -360,6 +380,13 @@ class SlackEmulator(LoopbackServer):
             payload = await request.json()
         except ValueError:
             payload = None
+        if self._faults.get(_RESPONSE_URL):
+            fault = self._faults[_RESPONSE_URL].popleft()
+            if fault.hang is None:
+                self.responses.append(ResponseUrlPost(url, hook.kind, payload if isinstance(payload, dict) else {},
+                                                      self._clock(), fault.status, "injected"))
+                return web.Response(status=fault.status, text=_ERROR_PAGE, content_type="text/html")
+            await asyncio.sleep(fault.hang or 0)
         status, error = self._apply_response(hook, payload)
         self.responses.append(ResponseUrlPost(url, hook.kind, payload if isinstance(payload, dict) else {},
                                               self._clock(), status, error))
