@@ -87,15 +87,20 @@ def build_web_app(rt: Runtime, bolt: AsyncApp, routes: Iterable[tuple] = ()) -> 
 
     @web.middleware
     async def body_in_time(request: web.Request, handler):
-        """Read the whole body (at most MAX_BODY) within the body timeout before any handler runs."""
-        if request.can_read_body:
-            try:
-                async with asyncio.timeout(body_seconds):
+        """Read the whole body (at most MAX_BODY) within the body timeout before any handler runs.
+
+        A body announced as too large is left to the handler (which refuses it in its own words),
+        bounded by the same timeout."""
+        too_large = (request.content_length or 0) > request.client_max_size
+        try:
+            async with asyncio.timeout(body_seconds):
+                if too_large:
+                    return await handler(request)
+                if request.can_read_body:
                     await request.read()
-            except TimeoutError:
-                metrics.HTTP_BODY_TIMEOUTS.inc()
-                return web.json_response({"error": "request body too slow"}, status=408,
-                                         headers={"Connection": "close"})
+        except TimeoutError:
+            metrics.HTTP_BODY_TIMEOUTS.inc()
+            return web.json_response({"error": "request body too slow"}, status=408, headers={"Connection": "close"})
         return await handler(request)
 
     app = web.Application(client_max_size=MAX_BODY, middlewares=[body_in_time])
