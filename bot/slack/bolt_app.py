@@ -21,7 +21,6 @@ from bot.common import log, metrics
 from bot.common.responses import Origin
 from bot.i18n import t
 from bot.runtime import Runtime
-from bot.slack.delivery import CheckedRespond
 from bot.slack.request import InvalidRequest, RequestInfo
 
 logger = logging.getLogger(__name__)
@@ -61,8 +60,6 @@ def build_bolt_app(rt: Runtime, register: Callable[[AsyncApp], None]) -> AsyncAp
             text = t(f"common.{problem.key}", rt.config.i18n.language, field=problem.field)
             return BoltResponse(status=200, body=_ephemeral(text))
         context["correlation_id"] = cid
-        if info.response_url:
-            context["respond"] = CheckedRespond(context.respond)
         context["request_info"] = info
         # Answers go through bot.common.responses (short timeouts, a fallback, outside the pool), not Bolt's.
         context["respond"] = rt.responses.responder(Origin(info.response_url, info.user_id, info.channel_id, cid))
