@@ -87,8 +87,8 @@ class HealthHandlers:
         text, blocks = health_message(reports, lang)
         await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace)
         channel, user = who
-        if self.on_checked is not None and channel and user:
-            await self.on_checked(channel, user, list(reports))
+        if self.on_checked is not None and channel and user:  # after the answer, never failing it
+            self.rt.spawn("health-checked", self.on_checked(channel, user, list(reports)))
         return "ok"
 
     async def latency_chart(self, service: str, channel: str | None, lang: str, respond) -> None:
