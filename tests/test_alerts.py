@@ -302,3 +302,26 @@ def test_the_alerts_table_is_validated_strictly():
                        ('[alerts]\nservice_label = "a b"', "alerts.service_label")):
         with pytest.raises(ConfigError, match=words):
             parse_services(bad, "chatops.toml")
+
+
+async def test_with_the_database_away_an_alert_gets_503_and_its_audit_row_waits(pg_url, make_bot, slack, target):
+    """Nothing lost: the sender is told to retry (Alertmanager retries 5xx), the audit row is kept
+    until the database is back, and the retry then opens the incident."""
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    parts = urlsplit(pg_url)
+    proxy = TcpProxy(parts.hostname, parts.port or 5432)
+    port = await proxy.start()
+    bot = await start(make_bot, target, pg_url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{port}"))
+    await proxy.cut()
+    resp = await deliver(bot, "alertmanager", *payload("alertmanager_firing.json"))
+    assert resp.status_code == 503 and "send it again" in resp.json()["error"]
+    await proxy.restore()
+    rows = await eventually(lambda: audit_rows(bot, "alerts.alertmanager"), timeout=15)
+    assert [r.outcome for r in rows] == ["rejected"]
+    again = await deliver(bot, "alertmanager", *payload("alertmanager_firing.json"))
+    assert again.status_code == 202 and again.json()["results"][0]["outcome"] == "opened"
+    await proxy.cut()
+    await proxy.restore()

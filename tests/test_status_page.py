@@ -284,3 +284,31 @@ def test_every_text_colour_has_aa_contrast_on_every_background(lang):
         for bg in backgrounds:
             hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
             assert (hi + 0.05) / (lo + 0.05) >= 4.5, (fg, bg)
+
+
+async def test_with_the_database_away_the_page_answers_503_not_a_traceback(pg_url, make_bot, slack, target):
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    parts = urlsplit(pg_url)
+    proxy = TcpProxy(parts.hostname, parts.port or 5432)
+    port = await proxy.start()
+    bot = await start(make_bot, target, database_url=pg_url.replace(f"{parts.hostname}:{parts.port}",
+                                                                    f"127.0.0.1:{port}"))
+    assert (await get(bot, "/status")).status_code == 200
+    await proxy.cut()
+    for path in ("/status", "/status.json", "/status/feed.atom"):
+        down = await get(bot, path)
+        assert down.status_code == 503 and "Try again in a minute" in down.text, path
+        assert down.headers["Cache-Control"] == "no-store" and down.headers["Retry-After"] == "30"
+        assert "postgres" not in down.text
+    await proxy.restore()
+    assert (await eventually(lambda: _status_code(bot), timeout=15)) == 200
+    await proxy.cut()
+    await proxy.restore()
+
+
+async def _status_code(bot) -> int | None:
+    code = (await get(bot, "/status")).status_code
+    return code if code == 200 else None

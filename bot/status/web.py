@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
+from bot.common.redact import redact
 from bot.i18n import render_page, t
 from bot.runtime import Runtime
 from bot.status.page import StatusPage, build
+
+logger = logging.getLogger(__name__)
 
 PAGE_PATH, JSON_PATH, FEED_PATH = "/status", "/status.json", "/status/feed.atom"
 MAX_AGE = 30
@@ -33,18 +37,27 @@ class StatusSite:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
+    async def view(self) -> StatusPage:
+        try:
+            return await build(self.rt.store, self.rt.config)
+        except Exception as exc:  # the database is away: say so (no traceback), a cache may keep the last page
+            logger.warning("status page unavailable: %s", redact(f"{type(exc).__name__}: {exc}"))
+            lang = self.rt.config.status_page.language or self.rt.config.i18n.language
+            raise web.HTTPServiceUnavailable(text=t("status.unavailable", lang),
+                                             headers={"Retry-After": "30", "Cache-Control": "no-store"}) from None
+
     async def page(self, request: web.Request) -> web.Response:
-        view = await build(self.rt.store, self.rt.config)
+        view = await self.view()
         body = render_page("status.html.j2", view.lang, page=view, feed_url=FEED_PATH, json_url=JSON_PATH)
         return _cached(request, body.encode(), "text/html", view)
 
     async def json(self, request: web.Request) -> web.Response:
-        view = await build(self.rt.store, self.rt.config)
+        view = await self.view()
         body = json.dumps(as_json(view), ensure_ascii=False, indent=1)
         return _cached(request, body.encode(), "application/json", view)
 
     async def feed(self, request: web.Request) -> web.Response:
-        view = await build(self.rt.store, self.rt.config)
+        view = await self.view()
         origin = _origin(request)
         entries = [{"id": _urn(view.title, f"update/{u.id}"), "updated": _rfc3339(u.at), "phase": u.phase,
                     "text": u.text, "component": inc.component, "incident": inc.id}
