@@ -19,7 +19,7 @@ def world(*, schedules: bool = True, backups: bool = True, database_url: str = "
     if backups:
         volume["backups"] = [
             {"id": "bk-manual", "name": "Manual", "createdAt": "now-3d", "usedMB": 700},
-            {"id": "bk-daily", "name": "Daily", "createdAt": "now-30h", "expiresAt": "now+4d", "usedMB": 790,
+            {"id": "bk-daily", "name": "Daily", "createdAt": "now-30h30m", "expiresAt": "now+3d23h30m", "usedMB": 790,
              "scheduleId": "sched-daily"},
         ]
     if schedules:
