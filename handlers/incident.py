@@ -197,26 +197,30 @@ class IncidentHandlers:
         inc = await self.find(args, channel, lang, say)
         return await self.public_updates.draft(inc, user, args.text, lang, say) if inc else "not_found"
 
-    async def lead(self, args: IncidentArgs, user: str, channel: str, lang: str, say: Tell) -> str:
-        """``/incident lead @user``: the commander, in the summary and the postmortem."""
+    async def find_open(self, args: IncidentArgs, channel: str, lang: str, say: Tell) -> Incident | str:
+        """The open incident the command means, or the audit outcome after telling the person why not."""
         inc = await self.find(args, channel, lang, say)
         if inc is None:
             return "not_found"
         if not inc.is_open:
             await say(t("incident.already_resolved", lang, ref=inc.ref, user=inc.resolved_by))
             return "already_resolved"
+        return inc
+
+    async def lead(self, args: IncidentArgs, user: str, channel: str, lang: str, say: Tell) -> str:
+        """``/incident lead @user``: the commander, in the summary and the postmortem."""
+        inc = await self.find_open(args, channel, lang, say)
+        if isinstance(inc, str):
+            return inc
         changed = await self.people.lead(inc.id, args.text, actor=user)
         await say(t("incident.lead_ok" if changed else "incident.lead_same", lang, ref=inc.ref, user=args.text))
         return "lead" if changed else "unchanged"
 
     async def severity(self, args: IncidentArgs, user: str, channel: str, lang: str, say: Tell) -> str:
         """``/incident sev <1|2|3>``: on the timeline, in the header."""
-        inc = await self.find(args, channel, lang, say)
-        if inc is None:
-            return "not_found"
-        if not inc.is_open:
-            await say(t("incident.already_resolved", lang, ref=inc.ref, user=inc.resolved_by))
-            return "already_resolved"
+        inc = await self.find_open(args, channel, lang, say)
+        if isinstance(inc, str):
+            return inc
         assert args.text in SEVERITIES
         changed = await self.people.set_severity(inc.id, args.text, actor=user)
         await say(t("incident.sev_ok" if changed else "incident.sev_same", lang, ref=inc.ref,
@@ -225,12 +229,9 @@ class IncidentHandlers:
 
     async def page(self, args: IncidentArgs, user: str, channel: str, lang: str, say: Tell) -> str:
         """``/incident page @user``: a direct message with the summary and an Acknowledge button."""
-        inc = await self.find(args, channel, lang, say)
-        if inc is None:
-            return "not_found"
-        if not inc.is_open:
-            await say(t("incident.already_resolved", lang, ref=inc.ref, user=inc.resolved_by))
-            return "already_resolved"
+        inc = await self.find_open(args, channel, lang, say)
+        if isinstance(inc, str):
+            return inc
         delivered = await self.people.page(inc.id, args.text, actor=user)
         await say(t("incident.page_ok" if delivered else "incident.page_failed", lang, ref=inc.ref, user=args.text))
         return "paged" if delivered else "page_failed"
