@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.common.errors import ChatopsError
 from bot.runtime import Runtime
 from bot.slack.scopes import REQUIRED_SCOPES
-from bot.store.migrate import current_revision, head_revision
+from bot.store.schema import HEAD_REVISION, current_revision
 
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 
@@ -141,7 +141,7 @@ async def check_database(rt: Runtime) -> list[CheckResult]:
         await rt.store.ping()
     except Exception as exc:
         return [CheckResult("database", False, {"error": type(exc).__name__}, fix="database")]
-    current, head = await current_revision(rt.settings.DATABASE_URL), head_revision()
+    current, head = await current_revision(rt.store), HEAD_REVISION
     return [CheckResult("database", True),
             CheckResult("migrations", current == head, {"current": current or "—", "head": head}, fix="migrations")]
 

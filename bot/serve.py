@@ -10,27 +10,30 @@ import signal
 
 from aiohttp import web
 
+from bot.common.redact import redact
 from bot.main import ChatOps
 from bot.runtime import Runtime
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.http import build_runner, build_web_app
-from bot.store.migrate import current_revision, head_revision, upgrade_async
+from bot.store.schema import HEAD_REVISION, current_revision, upgrade_in_child
 
 logger = logging.getLogger(__name__)
 
 
 async def prepare_database(rt: Runtime) -> None:
-    """SQLite is migrated in place; PostgreSQL is migrated by the release step, so only checked."""
+    """SQLite is migrated in place (in a child process, so serving never loads Alembic); PostgreSQL is
+    migrated by the release step, so only checked."""
     if rt.store.is_sqlite:
-        await upgrade_async(rt.settings.DATABASE_URL)
+        if await current_revision(rt.store) != HEAD_REVISION:
+            await upgrade_in_child(rt.settings.DATABASE_URL)
         return
     try:
-        current = await current_revision(rt.settings.DATABASE_URL)
+        current = await current_revision(rt.store)
     except Exception as exc:
-        logger.error("database unreachable at startup: %s", exc)
+        logger.error("database unreachable at startup: %s", redact(str(exc)))
         return
-    if current != head_revision():
-        logger.warning("database schema is at %s, expected %s: run `chatops migrate`", current, head_revision())
+    if current != HEAD_REVISION:
+        logger.warning("database schema is at %s, expected %s: run `chatops migrate`", current, HEAD_REVISION)
 
 
 async def identify_bot(rt: Runtime) -> None:

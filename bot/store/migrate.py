@@ -1,17 +1,15 @@
-"""Alembic migrations driven from code (``chatops migrate`` and the Procfile's release step)."""
+"""Alembic migrations driven from code (``chatops migrate``, the Procfile's release step, and
+``python -m bot.store.migrate``, which ``chatops serve`` runs as a child process on SQLite)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bot.config.settings import database_url_for_sqlalchemy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,11 +34,5 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-async def current_revision(database_url: str) -> str | None:
-    url, connect_args = database_url_for_sqlalchemy(database_url)
-    engine = create_async_engine(url, connect_args=connect_args)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
-    finally:
-        await engine.dispose()
+if __name__ == "__main__":
+    upgrade(os.environ["DATABASE_URL"])
