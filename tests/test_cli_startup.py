@@ -18,7 +18,7 @@ from tests.probe_helpers import closed_port
 ROOT = Path(__file__).resolve().parents[1]
 # What ``chatops --help`` used to import from every verb: seconds on this machine.
 HEAVY = ("slack_bolt", "slack_sdk", "sqlalchemy", "alembic", "asyncpg", "aiohttp", "httpx", "pydantic",
-         "pydantic_settings", "graphql", "prometheus_client", "playbooks", "handlers", "bot.main", "bot.runtime",
+         "graphql", "prometheus_client", "playbooks", "handlers", "bot.main", "bot.runtime",
          "bot.store", "bot.slack", "bot.probe", "sandbox.demo", "sandbox.runner", "sandbox.emulators")
 # What probing one URL from the terminal needs no part of: the Slack app, the database, the demo
 # (``sandbox.cli`` itself is loaded: it registers ``demo`` through the ``chatops.verbs`` entry point),

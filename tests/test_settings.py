@@ -75,3 +75,28 @@ def test_a_missing_default_services_file_is_empty_but_a_named_one_is_an_error(tm
     assert load_services(tmp_path / "chatops.toml", required=False).services == []
     with pytest.raises(ConfigError, match="does not exist"):
         load_services(tmp_path / "chatops.toml", required=True)
+
+
+def test_the_env_file_then_the_environment_then_overrides(monkeypatch, tmp_path):
+    """The order pydantic-settings had: a ``.env`` file, the environment over it, explicit values over both."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=4000\nLOG_LEVEL=debug\nCHATOPS_WORKERS=7\nNOT_A_SETTING=x\nport=1\n", encoding="utf-8")
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    monkeypatch.setenv("CHATOPS_WORKERS", "8")
+    monkeypatch.delenv("PORT", raising=False)
+    settings = load_settings(_env_file=env_file, CHATOPS_WORKERS=9)
+    assert (settings.PORT, settings.LOG_LEVEL, settings.CHATOPS_WORKERS) == (4000, "WARNING", 9)
+    assert load_settings(_env_file=None).PORT == 3000  # no file: the default; names are case-sensitive
+
+
+def test_a_missing_env_file_is_no_error(tmp_path):
+    assert load_settings(_env_file=tmp_path / "absent.env").PORT == 3000
+
+
+def test_a_malformed_value_in_the_env_file_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORT", raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=eighty\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="PORT is malformed") as failed:
+        load_settings(_env_file=env_file)
+    assert "eighty" not in str(failed.value)
