@@ -22,6 +22,7 @@ from bot.config.services import ServicesFile
 from bot.config.settings import Settings
 from bot.i18n.people import UserLanguages
 from bot.probe import Prober
+from bot.probe.http import probe_client
 from bot.railway import RailwayClient
 from bot.store import Store
 from bot.store.audit import AuditWriter
@@ -46,6 +47,9 @@ class RecentTriggers:
             return False
         self._seen[trigger_id] = now
         return True
+
+
+RESPONSE_LIMITS = httpx.Limits(max_connections=200)
 
 
 @dataclass
@@ -129,7 +133,8 @@ def build_runtime(settings: Settings, config: ServicesFile, *, http: httpx.Async
         user_languages=UserLanguages(slack),
         jobs=JobPool(settings.CHATOPS_WORKERS, settings.CHATOPS_QUEUE_SIZE),
         audit=(audit := AuditWriter(store, spill_path=settings.CHATOPS_AUDIT_SPILL_PATH)),
-        responses=ResponseDeliveries(slack, audit.received),
+        # Answers have their own pool, so hung response_urls never take the probes' connections.
+        responses=ResponseDeliveries(slack, audit.received, probe_client(limits=RESPONSE_LIMITS)),
         railway=railway,
         prober=Prober(http, auth_header=settings.CHATOPS_HEALTH_AUTH,
                       endpoint_timeout=settings.CHATOPS_PROBE_TIMEOUT_SECONDS,

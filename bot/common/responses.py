@@ -40,13 +40,13 @@ class Origin:
 
 
 class ResponseDeliveries:
-    def __init__(self, slack: AsyncWebClient, audit: Audit, *, timeout: float = RESPOND_TIMEOUT,
-                 http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, slack: AsyncWebClient, audit: Audit, http: httpx.AsyncClient, *,
+                 timeout: float = RESPOND_TIMEOUT) -> None:
+        """``http`` is this class's own client (its pool apart from the probes'), closed by ``close``."""
         self.slack = slack
         self.audit = audit
         self.timeout = timeout
-        self._http = http or httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                               limits=httpx.Limits(max_connections=200))
+        self._http = http
         self._last: dict[str, asyncio.Task] = {}  # the latest delivery per response_url: answers stay in order
         self._tasks: set[asyncio.Task] = set()
 
