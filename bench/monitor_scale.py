@@ -160,7 +160,8 @@ async def run_case(n: int, interval: float, window: float, slack: SlackEmulator,
         return {"n": n, "interval": interval, "cpu": cpu, "idle_rss": idle_rss, "rss_end": rss_mb(pid),
                 "rss_max": max(rss_samples or [float("nan")]), "rss_first": (rss_samples or [float("nan")])[0],
                 "req_s": served, "rounds": rounds, "late": late, "skipped": skipped, "seconds": elapsed,
-                "ack": acks.bot, "floor": acks.floor, "errors": acks.errors}
+                "ack": acks.bot, "floor": acks.floor, "errors": acks.errors, "soak": soak,
+                "rss_samples": rss_samples}
     finally:
         await server.stop()
 
@@ -262,6 +263,13 @@ async def main() -> None:
             f"| {r['n']} | {r['interval']:g} s | {r['cpu']:.1f}% | {r['idle_rss']:.0f} → {r['rss_end']:.0f} MB "
             f"({r['rss_max']:.0f}) | {r['req_s']:.0f} | {r['rounds'] - r['late']:.0f}/{r['rounds']:.0f} | "
             f"{r['skipped']:.0f} | {spread(r['ack'])} | {spread(r['floor'])} |")
+    for r in results:
+        if r["soak"]:
+            samples = r["rss_samples"]  # every 5 s
+            first, last = samples[:12], samples[-12:]
+            lines += ["", f"Soak, {r['n']} services every {r['interval']:g} s for {r['seconds'] / 60:.0f} min: RSS "
+                      f"{min(first):.0f}–{max(first):.0f} MB in the first minute, {min(last):.0f}–{max(last):.0f} MB "
+                      f"in the last, {max(samples):.0f} MB at most ({len(samples)} samples, one every 5 s)."]
     if replicas:
         shares = replicas["shares"]
         lines += ["", f"Two replicas on PostgreSQL, {replicas['n']} services every {replicas['interval']:g} s, "
