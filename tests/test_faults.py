@@ -73,7 +73,13 @@ async def _request_message(bot, slack, signer, user: str = "U0ANA") -> dict:
     await _command(bot, slack, signer, "/rollback", "backend --reason faults", user=user)
     call = await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage")[before:] if c.ok] or None,
                                 timeout=15)
-    return slack.message(CHANNEL, call[0].response["ts"])
+    # The request is complete once its job has recorded where the message is (after the post): a test
+    # that cuts the database next must not cut it in between (that failed a loaded CI run).
+    await bot.rt.jobs.join()
+    message = slack.message(CHANNEL, call[0].response["ts"])
+    req = await actions.get(bot.rt.store, _request_id(message))
+    assert req is not None and req.message_ts == message["ts"]
+    return message
 
 
 def _click(signer, slack, message: dict, action: ActionId, user: str):
