@@ -173,6 +173,22 @@ async def test_malformed_not_authorized_and_slow_faults(emulator, http):
         emulator.inject("earthquake")
 
 
+async def test_no_answer_runs_the_mutation_and_hang_does_not(emulator, http):
+    """Both hold the answer, then a proxy's 504: a client with a shorter timeout never hears back."""
+    emulator.world.add_deployment("api", status="SUCCESS")
+    before = len(emulator.world.deployments_of("api"))
+    emulator.inject("hang", operation="deploymentRollback", delay=0.3)
+    with pytest.raises(httpx.ReadTimeout):
+        await http.post(emulator.graphql_url, json={"query": DEPLOYMENT_ROLLBACK, "variables": {"id": "old"}},
+                        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=0.1)
+    assert len(emulator.world.deployments_of("api")) == before  # nothing happened
+    emulator.inject("no_answer", operation="deploymentRollback", delay=0.3)
+    resp = await gql(http, emulator, DEPLOYMENT_ROLLBACK, {"id": "old"})
+    assert resp.status_code == 504 and resp.headers["Content-Type"].startswith("text/html")
+    assert len(emulator.world.deployments_of("api")) == before + 1  # the rollback ran all the same
+    assert [c.fault for c in emulator.mutations("deploymentRollback")] == ["hang", "no_answer"]
+
+
 # ---- mutations change the world ----------------------------------------------------------------
 
 

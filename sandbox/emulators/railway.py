@@ -55,7 +55,8 @@ from sandbox.emulators.railway_world import (
 
 MIN_SCHEMA_PATH = Path(__file__).with_name("railway_min.graphql")
 WORLDS = Path(__file__).with_name("worlds")
-FAULT_KINDS = ("rate_limit", "not_authorized", "server_error", "slow", "malformed", "graphql_error")
+FAULT_KINDS = ("rate_limit", "not_authorized", "server_error", "slow", "malformed", "graphql_error", "no_answer",
+               "hang")
 NOT_AUTHORIZED = "Not Authorized"
 
 _BAD_GATEWAY = ("<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n"
@@ -151,8 +152,10 @@ class RailwayEmulator(LoopbackServer):
                retry_after: float | None = 1.0, status: int = 502, delay: float = 1.0) -> Fault:
         """Make the next ``count`` matching requests fail: ``rate_limit`` (429 + Retry-After and
         X-RateLimit-* headers; ``retry_after=None`` leaves Retry-After out), ``not_authorized``,
-        ``server_error`` (``status``, HTML body), ``slow`` (answer normally after ``delay`` s) or
-        ``malformed`` (HTML with HTTP 200)."""
+        ``server_error`` (``status``, HTML body), ``slow`` (answer normally after ``delay`` s),
+        ``malformed`` (HTML with HTTP 200), ``no_answer`` (Railway acts — a mutation changes the world —
+        but the answer is held ``delay`` s and then a proxy's 504 comes instead: a client with a shorter
+        timeout never hears back) or ``hang`` (the same wait and 504, and Railway does nothing)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         fault = Fault(kind, count, operation, retry_after, status, delay)
@@ -206,7 +209,9 @@ class RailwayEmulator(LoopbackServer):
             call.fault = fault.kind
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
-            else:
+            elif fault.kind == "hang":
+                return await _held(fault)
+            elif fault.kind != "no_answer":
                 return _fault_response(fault)
 
         errors = graphql.validate(self.schema, document)
@@ -219,6 +224,8 @@ class RailwayEmulator(LoopbackServer):
         result = graphql.execute(self.schema, document, root_value=_Root(), context_value=context,
                                  variable_values=variables, operation_name=operation_name)
         assert isinstance(result, graphql.ExecutionResult)
+        if fault is not None and fault.kind == "no_answer":  # it ran; the answer is lost on the way back
+            return await _held(fault)
         return web.json_response(result.formatted)
 
     def _authorise(self, request: web.Request) -> tuple[_Context, str | None]:
@@ -545,6 +552,13 @@ def _auth_kind(request: web.Request) -> str | None:
 
 def _errors(status: int, message: str) -> web.Response:
     return web.json_response({"errors": [{"message": message}]}, status=status)
+
+
+async def _held(fault: Fault) -> web.Response:
+    """No answer for ``fault.delay`` seconds, then the 504 a proxy in front of the API gives up with."""
+    await asyncio.sleep(fault.delay)
+    return web.Response(status=504, text=_BAD_GATEWAY.format(status=504).replace("Bad Gateway", "Gateway Timeout"),
+                        content_type="text/html")
 
 
 def _fault_response(fault: Fault) -> web.Response:

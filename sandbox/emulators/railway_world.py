@@ -131,6 +131,7 @@ class WorkflowRecord:
     id: str
     ready_at: float
     error: str | None = None
+    held: bool = False  # Running until ``World.release_restores`` (a restore the test holds in progress)
 
 
 class World:
@@ -154,6 +155,7 @@ class World:
         self.deployments: dict[str, DeploymentRecord] = {}
         self.volumes: dict[str, VolumeRecord] = {}
         self.workflows: dict[str, WorkflowRecord] = {}
+        self.hold_restores = False  # restores started while True stay Running until release_restores()
         self.next_outcome: str | None = _outcome(data.get("next_outcome"))
         for project in data.get("projects", []):
             self._load_project(project)
@@ -399,13 +401,21 @@ class World:
         if not any(b.id == backup_id for b in self.visible_backups(volume_instance_id)):
             raise WorldError("Backup not found")
         volume.restored.append(backup_id)
-        return self._workflow()
+        flow = self._workflow()
+        flow.held = self.hold_restores
+        return flow
+
+    def release_restores(self) -> None:
+        """Let the restores held by ``hold_restores`` finish (their workflows then say how they ended)."""
+        self.hold_restores = False
+        for flow in self.workflows.values():
+            flow.held = False
 
     def workflow_status(self, workflow_id: str) -> dict[str, Any]:
         flow = self.workflows.get(workflow_id)
         if flow is None:
             return {"status": "NotFound", "error": None}
-        if flow.ready_at > time.time():
+        if flow.held or flow.ready_at > time.time():
             return {"status": "Running", "error": None}
         return {"status": "Error" if flow.error else "Complete", "error": flow.error}
 
