@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
 from bot.slack.action_ids import ActionId
 from bot.store import actions, audit
 from sandbox.emulators.railway import RailwayEmulator
+from sandbox.emulators.railway_world import BackupRecord
 from tests import db_env
 from tests.conftest import eventually
 
@@ -116,7 +118,8 @@ async def test_a_second_backup_request_waits_for_the_first(make_bot, slack, sign
 
 
 async def test_an_ambiguous_railway_answer_is_reported_and_never_retried(make_bot, slack, signer, railway):
-    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    # The bot watches the list for the backup's name for the follow time, then says it cannot tell.
+    bot = await make_bot(db_env.services(), **{**db_env.settings(railway), "CHATOPS_FOLLOW_TIMEOUT_SECONDS": 2})
     railway.inject("server_error", operation="volumeInstanceBackupCreate", status=502)
     message = await db_env.request_message(bot, slack, signer, "backend backup")
     request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
@@ -126,6 +129,8 @@ async def test_an_ambiguous_railway_answer_is_reported_and_never_retried(make_bo
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
     assert await eventually(lambda: "may or may not have acted" in json.dumps(
         slack.message(db_env.CHANNEL, message["ts"])["blocks"]))
+    said = json.dumps(slack.message(db_env.CHANNEL, message["ts"])["blocks"])
+    assert f"no backup named `chatops {request_id}` appeared" in said
 
 
 async def test_a_backup_followed_during_a_restart_is_followed_again(make_bot, slack, signer, railway, sqlite_url):
@@ -145,3 +150,105 @@ async def test_a_backup_followed_during_a_restart_is_followed_again(make_bot, sl
     done = await eventually(lambda: _finished(second, request_id), timeout=20)
     assert done.status == actions.SUCCEEDED
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
+
+
+def _system(rows, request_id) -> list[tuple[str, str]]:
+    return [(r.name, r.outcome) for r in rows if r.kind == "system" and r.subject == request_id]
+
+
+async def _approved_and_sent(bot, slack, signer, railway) -> tuple[dict, str]:
+    """Request a backup, approve it, and wait until its mutation has reached the emulator."""
+    message = await db_env.request_message(bot, slack, signer, "backend backup")
+    request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=10)
+    req = await actions.get(bot.rt.store, request_id)
+    assert req.status == actions.RUNNING and req.params["backup_sending"] and "backup_workflow" not in req.params
+    return message, request_id
+
+
+async def test_a_backup_sent_before_a_crash_is_never_sent_again_and_is_followed_until_listed(
+        db_url, make_bot, slack, signer, railway):
+    """Railway makes the backup, the answer never comes back, and the bot dies waiting for it."""
+    settings = {**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 120}
+    first = await make_bot(db_env.services(), database_url=db_url, **settings)
+    railway.inject("no_answer", operation="volumeInstanceBackupCreate", delay=300)
+    message, request_id = await _approved_and_sent(first, slack, signer, railway)
+    made = await eventually(lambda: [b for b in railway.world.volume_of("Postgres").backups
+                                     if b.name == f"chatops {request_id}"], timeout=10)
+    await first.crash()
+
+    second = await make_bot(db_env.services(), database_url=db_url, **db_env.settings(railway))
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED and done.verdict == "done", (done.verdict, done.detail)
+    assert done.detail == made[0].id and done.params["backup_id"] == made[0].id
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 1  # looked for, never sent again
+    final = await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
+                             and "is in Railway's list" in json.dumps(m["blocks"]) and m)
+    assert made[0].id in json.dumps(final["blocks"])
+    thread = [c.params["text"] for c in slack.calls_to("chat.postMessage")
+              if c.params.get("thread_ts") == message["ts"]]
+    assert any("The bot restarted while this change was running" in text for text in thread)
+
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(second.rt.store), request_id) == [
+        ("db_backup.resumed", "resumed"), ("railway.volumeInstanceBackupCreate", "unanswered"),
+        ("railway.volumeInstanceBackupCreate", "listed")]
+    kinds = [e.kind for e in await actions.events(second.rt.store, request_id)]
+    assert kinds[kinds.index("resumed"):] == ["resumed", "railway.volumeInstanceBackupCreate.unanswered",
+                                              "railway.backup.listed", "succeeded"]
+
+
+async def test_a_backup_lost_before_a_crash_is_not_sent_again_and_the_bot_says_it_cannot_tell(
+        make_bot, slack, signer, railway, sqlite_url):
+    """The mutation leaves, nothing happens on Railway and nothing answers; the bot dies waiting."""
+    settings = {**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 120}
+    first = await make_bot(db_env.services(), **settings)
+    railway.inject("hang", operation="volumeInstanceBackupCreate", delay=300)
+    message, request_id = await _approved_and_sent(first, slack, signer, railway)
+    await first.crash()
+
+    second = await make_bot(db_env.services(), database_url=sqlite_url,
+                            **{**db_env.settings(railway), "CHATOPS_FOLLOW_TIMEOUT_SECONDS": 2})
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
+    assert done.status == actions.FAILED and done.verdict == "unknown"
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
+    assert [b.id for b in railway.world.volume_of("Postgres").backups] == ["bk-manual", "bk-daily"]
+    said = await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
+                            and "can't tell whether Railway made it" in (t := json.dumps(m["blocks"])) and t)
+    assert f"chatops {request_id}" in said and "I did not send it again" in said
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(second.rt.store), request_id) == [
+        ("db_backup.resumed", "resumed"), ("railway.volumeInstanceBackupCreate", "unanswered"),
+        ("railway.volumeInstanceBackupCreate", "not_listed")]
+
+
+async def test_a_timed_out_backup_that_railway_made_is_found_by_its_name(make_bot, slack, signer, railway):
+    """No crash: the bot's own timeout fires while Railway has acted; the backup is found, not re-sent."""
+    bot = await make_bot(db_env.services(), **{**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 1})
+    railway.inject("no_answer", operation="volumeInstanceBackupCreate", delay=30)
+    message = await db_env.request_message(bot, slack, signer, "backend backup")
+    request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+    assert done.detail == railway.world.volume_of("Postgres").backups[-1].id
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
+    await bot.rt.audit.flush()
+    assert _system(await audit.entries(bot.rt.store), request_id) == [
+        ("railway.volumeInstanceBackupCreate", "error"), ("railway.volumeInstanceBackupCreate", "listed")]
+
+
+async def test_a_scheduled_backup_finishing_meanwhile_is_not_taken_for_the_requested_one(
+        make_bot, slack, signer, railway):
+    railway.world.stage_seconds = 1.0  # the requested backup takes 2 s to be listed
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    message = await db_env.request_message(bot, slack, signer, "backend backup")
+    request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=10)
+    railway.world.volume_of("Postgres").backups.append(BackupRecord(  # the daily schedule's run lands first
+        id="bk-scheduled", name="Daily", created_at=time.time(), schedule_id="sched-daily"))
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED
+    assert done.detail != "bk-scheduled" and done.detail == railway.world.volume_of("Postgres").backups[-2].id

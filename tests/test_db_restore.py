@@ -198,3 +198,108 @@ async def test_an_expired_trigger_is_told_to_click_again(make_bot, slack, signer
     said = (await db_env.responses_after(slack, before))[0].payload["text"]
     assert "couldn't open the confirmation dialog" in said
     assert slack.calls_to("views.open")[-1].response["error"] == "invalid_trigger_id"
+
+
+def _system(rows, request_id) -> list[tuple[str, str]]:
+    return [(r.name, r.outcome) for r in rows if r.kind == "system" and r.subject == request_id]
+
+
+async def _approved_restore(bot, slack, signer, backup_id: str) -> tuple[dict, str]:
+    message = await db_env.request_message(bot, slack, signer, f"backend restore {backup_id}")
+    request_id = db_env.button(message, ActionId.DB_RESTORE_APPROVE)["value"]
+    view = await _open_modal(bot, slack, signer, message, "U0LEO")
+    await db_env.post(bot.slack_url, _submit(signer, view, "backend", "U0LEO"))
+    return message, request_id
+
+
+async def _params_have(bot, request_id: str, key: str):
+    req = await actions.get(bot.rt.store, request_id)
+    return req if req.params.get(key) else None
+
+
+async def test_a_restore_answered_before_a_crash_is_followed_to_its_end_and_never_sent_again(
+        make_bot, slack, signer, railway, target_db, sqlite_url):
+    first = await make_bot(db_env.services(), **db_env.settings(railway))
+    backup_id = await _backup(first, slack, signer)
+    await _insert(target_db, "d", "e")
+    railway.world.hold_restores = True  # Railway is still restoring when the bot dies
+    message, request_id = await _approved_restore(first, slack, signer, backup_id)
+    running = await eventually(lambda: _params_have(first, request_id, "restore_workflow"), timeout=30)
+    assert running.status == actions.RUNNING
+    await first.crash()
+
+    second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
+    await eventually(lambda: _resumed(second, request_id), timeout=10)
+    assert (await actions.get(second.rt.store, request_id)).status == actions.RUNNING  # still following
+    railway.world.release_restores()
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED and done.verdict == "done", (done.verdict, done.detail)
+    assert done.detail == done.params["fresh_id"] == running.params["fresh_id"]
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 2  # the first backup, one fresh backup
+    assert len(railway.mutations("volumeInstanceBackupRestore")) == 1
+    assert await _rows(target_db) == ["a", "b", "c"]
+    assert await eventually(lambda: "restored the volume" in json.dumps(
+        slack.message(db_env.CHANNEL, message["ts"])["blocks"]))
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(second.rt.store), request_id) == [
+        ("railway.volumeInstanceBackupCreate", "ok"), ("railway.volumeInstanceBackupRestore", "ok"),
+        ("db_restore.resumed", "resumed")]
+
+
+async def _resumed(bot, request_id: str) -> bool:
+    return any(e.kind == "resumed" for e in await actions.events(bot.rt.store, request_id))
+
+
+async def test_a_restore_sent_without_an_answer_before_a_crash_is_not_sent_again_and_is_reported_unknown(
+        make_bot, slack, signer, railway, target_db, sqlite_url):
+    first = await make_bot(db_env.services(), **{**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 120})
+    backup_id = await _backup(first, slack, signer)
+    await _insert(target_db, "d", "e")
+    railway.inject("no_answer", operation="volumeInstanceBackupRestore", delay=300)
+    message, request_id = await _approved_restore(first, slack, signer, backup_id)
+    await eventually(lambda: railway.mutations("volumeInstanceBackupRestore"), timeout=30)
+    sent = await _params_have(first, request_id, "restore_sending")
+    assert sent and "restore_workflow" not in sent.params
+    await first.crash()
+
+    second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
+    assert done.status == actions.FAILED and done.verdict == "restore_unknown"
+    assert len(railway.mutations("volumeInstanceBackupRestore")) == 1  # never twice
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 2  # no second fresh backup
+    said = await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
+                            and "can't tell whether Railway restored the volume" in (t := json.dumps(m["blocks"]))
+                            and t)
+    assert sent.params["fresh_id"] in said and "I will not send it again" in said
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(second.rt.store), request_id) == [
+        ("railway.volumeInstanceBackupCreate", "ok"), ("db_restore.resumed", "resumed"),
+        ("railway.volumeInstanceBackupRestore", "unanswered")]
+
+
+async def test_a_fresh_backup_sent_without_an_answer_before_a_crash_is_found_and_the_restore_runs_once(
+        make_bot, slack, signer, railway, target_db, sqlite_url):
+    first = await make_bot(db_env.services(), **{**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 120})
+    backup_id = await _backup(first, slack, signer)
+    await _insert(target_db, "d", "e")
+    railway.inject("no_answer", operation="volumeInstanceBackupCreate", delay=300)
+    _, request_id = await _approved_restore(first, slack, signer, backup_id)
+    await eventually(lambda: len(railway.mutations("volumeInstanceBackupCreate")) == 2, timeout=30)
+    await eventually(lambda: [b for b in railway.world.volume_of("Postgres").backups
+                              if b.name == f"chatops before restore {request_id}" and b.id in railway.data.copies],
+                     timeout=30)
+    await first.crash()
+
+    second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 2  # the fresh backup was found, not re-sent
+    restores = railway.mutations("volumeInstanceBackupRestore")
+    assert len(restores) == 1 and restores[0].variables["volumeInstanceBackupId"] == backup_id
+    fresh = railway.world.volume_of("Postgres").backups[-1]
+    assert fresh.name == f"chatops before restore {request_id}" and done.detail == fresh.id
+    assert await _rows(target_db) == ["a", "b", "c"]
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(second.rt.store), request_id) == [
+        ("db_restore.resumed", "resumed"), ("railway.volumeInstanceBackupCreate", "unanswered"),
+        ("railway.volumeInstanceBackupCreate", "listed"), ("railway.volumeInstanceBackupRestore", "ok")]

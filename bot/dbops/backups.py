@@ -59,15 +59,29 @@ async def read_backups(rt: Runtime, service_name: str) -> BackupsReport:
     return BackupsReport(service.name, target, backups, schedules, datetime.now(UTC))
 
 
+CREATE = "volumeInstanceBackupCreate"
+
+
+def backup_name(request_id: str, key: str) -> str:
+    """The name the bot gives the backup it makes for a request (``volumeInstanceBackupCreate(name:)``,
+    which Railway keeps as the backup's ``name``): how the bot knows its backup in the list, whether
+    or not an answer named the workflow, and never mistakes a scheduled backup finishing meanwhile for it."""
+    return f"chatops before restore {request_id}" if key == "fresh" else f"chatops {request_id}"
+
+
 @dataclass(frozen=True)
 class BackupProgress:
-    stage: str  # sent | waiting
+    stage: str  # sent | waiting | unanswered | restarted
     detail: dict = field(default_factory=dict)
 
 
 @dataclass
 class BackupMaker:
-    """Makes one backup for a request, recording each step in its params and events."""
+    """Makes one backup for a request, recording each step in its params and events.
+
+    ``<key>_sending`` is written before the mutation leaves and ``<key>_workflow`` once Railway answers,
+    so after a restart the bot knows whether the mutation may have gone. Either way the backup is found
+    by its name (``backup_name``); a mutation with no answer is never sent again, only looked for."""
 
     rt: Runtime
     poll_interval: float
@@ -78,52 +92,83 @@ class BackupMaker:
         assert self.rt.railway is not None
         return self.rt.railway
 
-    async def make(self, req: actions.ActionRequest, volume_id: str, name: str, report: Report,
+    async def make(self, req: actions.ActionRequest, volume_id: str, report: Report,
                    key: str = "backup") -> str | None:
         """Send ``volumeInstanceBackupCreate`` once and wait for the backup; returns its id, or None after
         finishing the request as failed. ``key`` names this backup in params (a restore makes one too)."""
         store = self.rt.store
+        name = backup_name(req.id, key)
         known = [b.id for b in await self.railway.backups(volume_id)]
         await actions.update_params(store, req.id, **{f"{key}_known": known, f"{key}_sending": True})
-        await actions.log_event(store, req.id, "railway.volumeInstanceBackupCreate.sent", data={"volume": volume_id})
+        await actions.log_event(store, req.id, f"railway.{CREATE}.sent", data={"volume": volume_id, "name": name})
         try:
             workflow = await self.railway.create_backup(volume_id, name)
         except (RailwayTimeout, RailwayServerError) as exc:
-            self.audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
-            await self._fail(req, "ambiguous", str(exc))
-            return None
+            self.audit(req, CREATE, "error", str(exc), volume_id)
+            if not exc.ambiguous:  # it never reached Railway (the connection was refused)
+                await self._fail(req, "railway_error", str(exc))
+                return None
+            await actions.log_event(store, req.id, f"railway.{CREATE}.unanswered", data={"error": str(exc)})
+            return await self.look_for(req, volume_id, set(known), report, key, lost="ambiguous", why=str(exc))
         except RailwayError as exc:
-            self.audit(req, "volumeInstanceBackupCreate", "error", str(exc), volume_id)
+            self.audit(req, CREATE, "error", str(exc), volume_id)
             await self._fail(req, "railway_error", str(exc))
             return None
-        self.audit(req, "volumeInstanceBackupCreate", "ok", "", volume_id)
+        self.audit(req, CREATE, "ok", "", volume_id)
         await actions.update_params(store, req.id, **{f"{key}_workflow": workflow or ""})
-        await actions.log_event(store, req.id, "railway.volumeInstanceBackupCreate.result",
-                                data={"workflow": workflow})
+        await actions.log_event(store, req.id, f"railway.{CREATE}.result", data={"workflow": workflow})
         await report(BackupProgress("sent"))
         return await self.follow(req.id, volume_id, set(known), workflow, report, key)
 
+    async def recover(self, req: actions.ActionRequest, volume_id: str, report: Report,
+                      key: str = "backup") -> str | None:
+        """After a restart, a backup whose mutation went without an answer the bot recorded: audited as
+        such, never sent again, looked for by its name until it is listed or the follow time runs out."""
+        self.audit(req, CREATE, "unanswered", "the bot restarted after sending it and before recording an answer",
+                   volume_id)
+        await actions.log_event(self.rt.store, req.id, f"railway.{CREATE}.unanswered", data={"restart": True})
+        known = set(req.params.get(f"{key}_known", []))
+        return await self.look_for(req, volume_id, known, report, key, lost="unknown", why="", stage="restarted")
+
+    async def look_for(self, req: actions.ActionRequest, volume_id: str, known: set[str], report: Report, key: str, *,
+                       lost: str, why: str, stage: str = "unanswered") -> str | None:
+        """Follow the list for the backup named for this request, with no workflow to ask; its outcome
+        (listed or not) is audited, since nothing else says what Railway did."""
+        name = backup_name(req.id, key)
+        await actions.update_params(self.rt.store, req.id, watched_name=name, watched_seconds=self.timeout)
+        await report(BackupProgress(stage, {"name": name, "seconds": self.timeout, "error": why}))
+        backup = await self.follow(req.id, volume_id, known, None, report, key, lost=lost, lost_detail=why,
+                                   quiet=True)
+        if backup:
+            self.audit(req, CREATE, "listed", f"backup {backup} ({name}) is in the list", volume_id)
+        else:
+            self.audit(req, CREATE, "not_listed", f"no backup named {name!r} listed; not sent again", volume_id)
+        return backup
+
     async def follow(self, request_id: str, volume_id: str, known: set[str], workflow: str | None, report: Report,
-                     key: str = "backup") -> str | None:
-        """Poll the list until a backup that was not there before appears (or the workflow fails)."""
+                     key: str = "backup", *, lost: str = "timeout", lost_detail: str = "",
+                     quiet: bool = False) -> str | None:
+        """Poll the list until the backup named for this request appears (or the workflow fails); ``lost``
+        is the verdict when the follow time runs out first. ``quiet``: the message already says it waits."""
+        name = backup_name(request_id, key)
         deadline = time.monotonic() + self.timeout
         req = await actions.get(self.rt.store, request_id)
-        waiting = False
+        waiting = quiet
         try:
             while True:
-                fresh = [b for b in await self.railway.backups(volume_id) if b.id not in known]
-                if fresh:
-                    await actions.update_params(self.rt.store, request_id, **{f"{key}_id": fresh[0].id})
+                mine = [b for b in await self.railway.backups(volume_id) if b.name == name and b.id not in known]
+                if mine:
+                    await actions.update_params(self.rt.store, request_id, **{f"{key}_id": mine[0].id})
                     await actions.log_event(self.rt.store, request_id, "railway.backup.listed",
-                                            data={"backup": fresh[0].id})
-                    return fresh[0].id
+                                            data={"backup": mine[0].id})
+                    return mine[0].id
                 if workflow:
                     status, error = await self.railway.workflow_status(workflow)
                     if status == "Error":
                         await self._fail(req, "workflow_error", error or "")
                         return None
                 if time.monotonic() > deadline:
-                    await self._fail(req, "timeout", "")
+                    await self._fail(req, lost, lost_detail)
                     return None
                 if not waiting:  # one edit of the message, not one per poll (chat.update is rate-limited)
                     waiting = True
@@ -156,10 +201,7 @@ class BackupKind:
         return change_message(req, lang, progress)
 
     async def run(self, req: actions.ActionRequest, report: Report) -> None:
-        volume_id = req.params["volume_instance_id"]
-        backup = await self.maker.make(req, volume_id, f"chatops {req.id}", report)
-        if backup:
-            await actions.finish(self.rt.store, req.id, succeeded=True, verdict="done", detail=backup)
+        await self._done(req, await self.maker.make(req, req.params["volume_instance_id"], report))
 
     async def resume(self, req: actions.ActionRequest, report: Report) -> None:
         params = req.params
@@ -167,12 +209,16 @@ class BackupKind:
         if "backup_workflow" in params:
             backup = await self.maker.follow(req.id, volume_id, set(params.get("backup_known", [])),
                                              params["backup_workflow"] or None, report)
-            if backup:
-                await actions.finish(self.rt.store, req.id, succeeded=True, verdict="done", detail=backup)
         elif params.get("backup_sending"):
-            await actions.finish(self.rt.store, req.id, succeeded=False, verdict="unknown", detail="")
+            backup = await self.maker.recover(req, volume_id, report)
         else:
             await self.run(req, report)
+            return
+        await self._done(req, backup)
+
+    async def _done(self, req: actions.ActionRequest, backup: str | None) -> None:
+        if backup:
+            await actions.finish(self.rt.store, req.id, succeeded=True, verdict="done", detail=backup)
 
 
 async def request_backup(rt: Runtime, flow, service_name: str, *, user: str, channel: str, lang: str,

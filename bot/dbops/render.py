@@ -162,11 +162,13 @@ def _status_line(req: ActionRequest, lang: str, progress: Any) -> str:
             return approved + "\n" + t(f"db.progress.{stage}", lang, **getattr(progress, "detail", {}))
         return approved + "\n" + t(f"db.change.in_progress.{req.action}", lang)
     if req.status == "succeeded":
-        return approved + "\n" + t(f"db.change.done.{req.action}", lang, detail=req.detail,
-                                   deleted=p.get("deleted", 0), batches=p.get("batches", 0),
-                                   backup=p.get("backup_id", ""))
+        done = f"db.change.done.{req.action}" + ("_accepted" if req.verdict == "accepted" else "")
+        return approved + "\n" + t(done, lang, detail=req.detail, deleted=p.get("deleted", 0),
+                                   batches=p.get("batches", 0), backup=p.get("backup_id", ""))
     return approved + "\n" + t(f"db.failed.{req.verdict or 'error'}", lang, detail=slack_escape(req.detail),
-                               deleted=p.get("deleted", 0))
+                               deleted=p.get("deleted", 0), rows=p.get("rows", 0), name=p.get("watched_name", ""),
+                               waited=p.get("watched_seconds"), fresh=p.get("fresh_id", ""),
+                               restore=req.action == "db_restore")
 
 
 CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "service"

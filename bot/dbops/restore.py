@@ -21,6 +21,8 @@ from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
 from bot.runtime import Runtime
 from bot.store import actions
 
+RESTORE = "volumeInstanceBackupRestore"
+
 
 @dataclass(frozen=True)
 class RestoreProgress:
@@ -43,26 +45,32 @@ class RestoreKind:
         return change_message(req, lang, progress)
 
     async def run(self, req: actions.ActionRequest, report: Report) -> None:
-        fresh = await self.maker.make(req, req.params["volume_instance_id"], f"chatops before restore {req.id}",
-                                      report, key="fresh")
+        fresh = await self.maker.make(req, req.params["volume_instance_id"], report, key="fresh")
         if fresh:
             await self._restore(req, report, fresh)
 
     async def resume(self, req: actions.ActionRequest, report: Report) -> None:
+        """Carry on from the last step whose outcome is recorded. A restore sent without a recorded
+        answer is never sent again (nor is a second fresh backup taken): it ends as unknown."""
         p = req.params
         if "restore_workflow" in p:
             await self._follow(req, p["restore_workflow"] or None, report, p.get("fresh_id", ""))
         elif p.get("restore_sending"):
-            await actions.finish(self.rt.store, req.id, succeeded=False, verdict="unknown", detail="")
+            self.maker.audit(req, RESTORE, "unanswered", "the bot restarted after sending it and before recording "
+                             "an answer; not sent again", p["backup_id"])
+            await actions.log_event(self.rt.store, req.id, f"railway.{RESTORE}.unanswered", data={"restart": True})
+            await self._end(req, "restore_unknown", p.get("fresh_id", ""))
         elif p.get("fresh_id"):
             await self._restore(req, report, p["fresh_id"])
         elif "fresh_workflow" in p:
             fresh = await self.maker.follow(req.id, p["volume_instance_id"], set(p.get("fresh_known", [])),
                                             p["fresh_workflow"] or None, report, key="fresh")
             if fresh:
-                await self._restore(await actions.get(self.rt.store, req.id), report, fresh)
+                await self._restore(req, report, fresh)
         elif p.get("fresh_sending"):
-            await actions.finish(self.rt.store, req.id, succeeded=False, verdict="unknown", detail="")
+            fresh = await self.maker.recover(req, p["volume_instance_id"], report, key="fresh")
+            if fresh:
+                await self._restore(req, report, fresh)
         else:
             await self.run(req, report)
 
@@ -70,41 +78,47 @@ class RestoreKind:
         store, railway = self.rt.store, self.rt.railway
         volume, backup = req.params["volume_instance_id"], req.params["backup_id"]
         await actions.update_params(store, req.id, restore_sending=True)
-        await actions.log_event(store, req.id, "railway.volumeInstanceBackupRestore.sent", data={"backup": backup})
+        await actions.log_event(store, req.id, f"railway.{RESTORE}.sent", data={"backup": backup})
         try:
             workflow = await railway.restore_backup(volume, backup)
         except (RailwayTimeout, RailwayServerError) as exc:
-            self.maker.audit(req, "volumeInstanceBackupRestore", "error", str(exc), backup)
-            await actions.finish(store, req.id, succeeded=False, verdict="ambiguous", detail=str(exc)[:300])
+            self.maker.audit(req, RESTORE, "error", str(exc), backup)
+            await self._end(req, "restore_ambiguous" if exc.ambiguous else "railway_error", str(exc))
             return
         except RailwayError as exc:
-            self.maker.audit(req, "volumeInstanceBackupRestore", "error", str(exc), backup)
-            await actions.finish(store, req.id, succeeded=False, verdict="railway_error", detail=str(exc)[:300])
+            self.maker.audit(req, RESTORE, "error", str(exc), backup)
+            await self._end(req, "railway_error", str(exc))
             return
-        self.maker.audit(req, "volumeInstanceBackupRestore", "ok", "", backup)
+        self.maker.audit(req, RESTORE, "ok", "", backup)
         await actions.update_params(store, req.id, restore_workflow=workflow or "")
-        await actions.log_event(store, req.id, "railway.volumeInstanceBackupRestore.result",
-                                data={"workflow": workflow})
+        await actions.log_event(store, req.id, f"railway.{RESTORE}.result", data={"workflow": workflow})
         await self._follow(req, workflow, report, fresh)
 
     async def _follow(self, req: actions.ActionRequest, workflow: str | None, report: Report, fresh: str) -> None:
+        """Follow the restore's workflow to its end. Without a workflow id (Railway's ``WorkflowId.workflowId``
+        is nullable) the bot only knows Railway accepted it, and says no more."""
         store = self.rt.store
+        if not workflow:
+            await actions.finish(store, req.id, succeeded=True, verdict="accepted", detail=fresh)
+            return
         deadline = time.monotonic() + self.timeout
         reported = False
-        while workflow:
+        while True:
             try:
                 status, error = await self.rt.railway.workflow_status(workflow)
-            except RailwayError as exc:
-                await actions.finish(store, req.id, succeeded=False, verdict="railway_error", detail=str(exc)[:300])
+            except RailwayError as exc:  # the restore was sent and may be running: how it ends is unknown
+                await self._end(req, "restore_untracked", str(exc))
                 return
             if status == "Complete":
                 break
             if status == "Error":
-                await actions.finish(store, req.id, succeeded=False, verdict="workflow_error",
-                                     detail=(error or "")[:300])
+                await self._end(req, "restore_workflow_error", error or "")
+                return
+            if status == "NotFound":  # Railway no longer knows it: how it ended cannot be read
+                await self._end(req, "restore_untracked", workflow)
                 return
             if time.monotonic() > deadline:
-                await actions.finish(store, req.id, succeeded=False, verdict="timeout", detail="")
+                await self._end(req, "restore_timeout", "")
                 return
             if not reported:  # one edit of the message, not one per poll (chat.update is rate-limited)
                 reported = True
@@ -112,6 +126,9 @@ class RestoreKind:
             await asyncio.sleep(self.poll_interval)
         await actions.log_event(store, req.id, "railway.restore.complete", data={"workflow": workflow})
         await actions.finish(store, req.id, succeeded=True, verdict="done", detail=fresh)
+
+    async def _end(self, req: actions.ActionRequest, verdict: str, detail: str) -> None:
+        await actions.finish(self.rt.store, req.id, succeeded=False, verdict=verdict, detail=detail[:300])
 
 
 async def request_restore(rt: Runtime, flow, service_name: str, backup_id: str, *, user: str, channel: str,
