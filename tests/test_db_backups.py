@@ -252,3 +252,29 @@ async def test_a_scheduled_backup_finishing_meanwhile_is_not_taken_for_the_reque
     done = await eventually(lambda: _finished(bot, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert done.detail != "bk-scheduled" and done.detail == railway.world.volume_of("Postgres").backups[-2].id
+
+
+async def test_a_replica_starting_beside_one_that_runs_a_backup_leaves_it_alone(pg_url, make_bot, slack, signer,
+                                                                                 railway):
+    """A deploy's overlap: a second replica starts (and resumes what is unfinished) while the first is
+    waiting for Railway's answer. It waits for the first one's lease instead of taking the backup up."""
+    config = db_env.services() + "\n[monitor]\nenabled = false\nlease_seconds = 3\n"
+    settings = {**db_env.settings(railway), "CHATOPS_RAILWAY_TIMEOUT_SECONDS": 60}
+    first = await make_bot(config, database_url=pg_url, **settings)
+    railway.inject("no_answer", operation="volumeInstanceBackupCreate", delay=6)  # then a 504: ambiguous
+    message, request_id = await _approved_and_sent(first, slack, signer, railway)
+    second = await make_bot(config, database_url=pg_url, **settings)
+    waiting = [task for task in second.rt.tasks if task.get_name() == f"db_backup-{request_id}"]
+    assert waiting and not waiting[0].done()  # it resumed the request: it waits for the lease
+
+    done = await eventually(lambda: _finished(first, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)  # saw it end, and did nothing
+    assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
+    await first.rt.audit.flush()
+    await second.rt.audit.flush()
+    assert _system(await audit.entries(first.rt.store), request_id) == [
+        ("railway.volumeInstanceBackupCreate", "error"), ("railway.volumeInstanceBackupCreate", "listed")]
+    kinds = [e.kind for e in await actions.events(first.rt.store, request_id)]
+    assert "resumed" not in kinds
+    assert not [c for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == message["ts"]]

@@ -281,8 +281,6 @@ class RollbackFlow:
             req = started.request
         report = self._kind_reporter(request_id)
         try:
-            if resume:
-                await self._tell_resumed(req)
             await (kind.resume(req, report) if resume else kind.run(req, report))
         except ChatopsError as exc:
             await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
@@ -292,16 +290,6 @@ class RollbackFlow:
             await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
                                  detail=redact(f"{type(exc).__name__}: {exc}")[:300])
         await self.refresh(await actions.get(self.rt.store, request_id))
-
-    async def _tell_resumed(self, req: actions.ActionRequest) -> None:
-        """A change a restart cut off is carried on: an event, an audit row, and a line in its thread, so
-        nobody is left reading a message that stopped moving."""
-        await actions.log_event(self.rt.store, req.id, "resumed", data={"step": sorted(req.params or {})})
-        self.rt.audit.received(kind="system", name=f"{req.action}.resumed", outcome="resumed", subject=req.id,
-                               detail="the bot restarted while it ran; carried on from its last recorded step")
-        if req.channel_id:
-            await slack_messages.post(self.rt, req.channel_id, t("rollback.resumed_change", req.lang),
-                                      thread_ts=req.message_ts)
 
     def _kind_reporter(self, request_id: str):
         async def report(progress: Any) -> None:

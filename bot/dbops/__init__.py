@@ -3,4 +3,4 @@ table, and the runbook's cleanups — every change a kind of the change flow (``
 needs a second person, runs once and is audited like a rollback. Its Block Kit is ``render``. It may
 import ``bot.common``, ``bot.config``, ``bot.i18n``, ``bot.railway``, ``bot.runtime``, ``bot.slack``,
 ``bot.store``, ``bot.changes`` (log-line cleaning) and ``bot.incidents`` (the lease row that keeps a
-cleanup on one replica); the composition root registers its kinds with the change flow."""
+database change on one replica, ``claim``); the composition root registers its kinds with the change flow."""

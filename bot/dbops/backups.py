@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.dbops.claim import claim
 from bot.dbops.render import change_message
 from bot.dbops.target import DatabaseVolume, database_volume, db_service
 from bot.railway import BackupSchedule, RailwayClient, VolumeBackup
@@ -192,8 +193,9 @@ class BackupKind:
     action = "db_backup"
     typed_confirmation = False
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, holder: str) -> None:
         self.rt = rt
+        self.holder = holder
         settings = rt.settings
         self.maker = BackupMaker(rt, settings.CHATOPS_FOLLOW_POLL_SECONDS, settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS)
 
@@ -201,9 +203,19 @@ class BackupKind:
         return change_message(req, lang, progress)
 
     async def run(self, req: actions.ActionRequest, report: Report) -> None:
-        await self._done(req, await self.maker.make(req, req.params["volume_instance_id"], report))
+        async with claim(self.rt, req.id, self.holder, resumed=False) as held:
+            if held:
+                await self._made(held.request, report)
 
     async def resume(self, req: actions.ActionRequest, report: Report) -> None:
+        async with claim(self.rt, req.id, self.holder, resumed=True) as held:
+            if held:
+                await self._carry_on(held.request, report)
+
+    async def _made(self, req: actions.ActionRequest, report: Report) -> None:
+        await self._done(req, await self.maker.make(req, req.params["volume_instance_id"], report))
+
+    async def _carry_on(self, req: actions.ActionRequest, report: Report) -> None:
         params = req.params
         volume_id = params["volume_instance_id"]
         if "backup_workflow" in params:
@@ -212,7 +224,7 @@ class BackupKind:
         elif params.get("backup_sending"):
             backup = await self.maker.recover(req, volume_id, report)
         else:
-            await self.run(req, report)
+            await self._made(req, report)
             return
         await self._done(req, backup)
 

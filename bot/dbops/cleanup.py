@@ -6,7 +6,13 @@ minus ``--older-than``) and counts the rows; the approved run deletes only rows 
 cutoff, at most as many as the dry run counted, ``batch_rows`` per transaction with
 ``statement_timeout`` and ``lock_timeout`` set, pausing between batches. Because the cutoff is fixed,
 running it again (after a restart) can only delete what the dry run meant: a row written after the
-dry run is never old enough. A lease row makes one replica run it at a time.
+dry run is never old enough.
+
+The count of rows deleted is exact across a crash: before a batch commits, its transaction id and row
+count are recorded as the batch in flight; after a restart PostgreSQL says whether that transaction
+committed (``txid_status``), so a batch that committed just before the bot died is counted, and the
+bound holds even when rows older than the cutoff were inserted meanwhile. One replica runs it at a time
+(``bot.dbops.claim``), and a batch starts only while that replica still holds the change's lease.
 """
 
 from __future__ import annotations
@@ -21,22 +27,27 @@ from typing import Any
 
 import asyncpg
 
+from bot.common.redact import redact
 from bot.config.services import CleanupTarget, ServiceConfig
+from bot.dbops.claim import claim
 from bot.dbops.command import older_than
 from bot.dbops.connect import connect, database_url
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, db_service
-from bot.incidents.leadership import LeaseRow, new_holder_id
+from bot.incidents.leadership import LeaseRow
 from bot.runtime import Runtime
 from bot.store import actions
 
 logger = logging.getLogger(__name__)
 Report = Callable[[Any], Awaitable[None]]
 TARGETS = ("logs", "jobs")
-LEASE_SECONDS = 30.0
 REPORT_EVERY = 2.0  # seconds between progress edits of the request message (Slack's update rate)
 ATTEMPTS = 3  # a batch that hits lock_timeout or statement_timeout is tried this many times
 COUNT_TIMEOUT_MS = 30_000
+# A batch's session dies on the server if it sits in its open transaction this long (the bot died between
+# the DELETE and the COMMIT and the connection lingers): how long a restart may wait to learn its fate.
+IDLE_IN_TRANSACTION_MS = 60_000
+Record = Callable[[int, int], Awaitable[None]]
 
 
 def _ident(name: str) -> str:
@@ -108,16 +119,35 @@ async def dry_run(conn: asyncpg.Connection, plan: Plan) -> tuple[int, str]:
 
 
 async def delete_batch(conn: asyncpg.Connection, plan: Plan, limit: int, statement_timeout_ms: int,
-                       lock_timeout_ms: int) -> int:
-    """Delete at most ``limit`` matching rows in one transaction; returns how many went."""
+                       lock_timeout_ms: int, record: Record) -> int:
+    """Delete at most ``limit`` matching rows in one transaction; returns how many went. ``record`` is
+    given the transaction's id and row count before it commits (the batch in flight)."""
     table = _ident(plan.table)
     async with conn.transaction():
         await conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
         await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+        await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
         status = await conn.execute(
             f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {plan.where} "
             f"LIMIT {int(limit)}))", *plan.args)
-    return int(status.split()[-1])
+        rows = int(status.split()[-1])
+        if rows:
+            await record(int(await conn.fetchval("SELECT txid_current()")), rows)
+    return rows
+
+
+async def settled_rows(conn: asyncpg.Connection, flight: dict, wait: float) -> tuple[int, str]:
+    """How many rows the batch in flight when the bot stopped deleted: all of them if its transaction
+    committed, none if it aborted. A transaction still open (its session not yet ended by the server)
+    is waited for; one PostgreSQL no longer remembers counts as committed, so the bound still holds."""
+    deadline = time.monotonic() + wait
+    while True:
+        status = await conn.fetchval("SELECT txid_status($1)", int(flight["xid"]))
+        if status == "aborted":
+            return 0, status
+        if status != "in progress" or time.monotonic() > deadline:
+            return int(flight["rows"]), status or "unknown"
+        await asyncio.sleep(1.0)
 
 
 @dataclass(frozen=True)
@@ -132,9 +162,9 @@ class CleanupKind:
     action = "db_cleanup"
     typed_confirmation = False
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, holder: str) -> None:
         self.rt = rt
-        self.holder = new_holder_id()
+        self.holder = holder
 
     def message(self, req: actions.ActionRequest, lang: str, progress: Any) -> tuple[str, list[dict]]:
         return change_message(req, lang, progress)
@@ -146,14 +176,16 @@ class CleanupKind:
         await self._delete(req, report, resumed=True)
 
     async def _delete(self, req: actions.ActionRequest, report: Report, *, resumed: bool) -> None:
-        store = self.rt.store
-        lease = LeaseRow(store, f"cleanup-{req.id}", self.holder, LEASE_SECONDS)
-        if not await lease.acquire():  # another replica runs it (it resumed first)
-            return
-        try:
-            await self._batches(req, report, lease, resumed)
-        finally:
-            await asyncio.shield(lease.release())
+        async with claim(self.rt, req.id, self.holder, resumed=resumed) as held:
+            if held is None:
+                return
+            try:
+                await self._batches(held.request, report, held.lease, resumed)
+            except Exception as exc:  # the flow fails the request; the audit says how far it got
+                latest = await actions.get(self.rt.store, req.id)
+                self._audit(latest, "error", int(latest.params.get("deleted", 0)),
+                            int(latest.params.get("batches", 0)), redact(f"{type(exc).__name__}: {exc}"))
+                raise
 
     async def _batches(self, req: actions.ActionRequest, report: Report, lease: LeaseRow, resumed: bool) -> None:
         store, p = self.rt.store, req.params
@@ -162,23 +194,31 @@ class CleanupKind:
         deleted, batches = int(p.get("deleted", 0)), int(p.get("batches", 0))
         url = await database_url(self.rt.railway, db_service(self.rt.config, req.service))
         async with connect(url, read_only=False, purpose="cleanup") as conn:
-            if resumed:  # the count may lag the last committed batch: recount what is left
-                remaining = await conn.fetchval(f"SELECT count(*) FROM {_ident(plan.table)} WHERE {plan.where}",
-                                                *plan.args)
-                deleted = max(deleted, bound - int(remaining))
+            flight = p.get("in_flight")
+            if flight:  # a batch was about to commit when the bot stopped: did it?
+                rows, status = await settled_rows(conn, flight, IDLE_IN_TRANSACTION_MS / 1000 + 5)
+                deleted, batches = deleted + rows, batches + (1 if rows else 0)
+                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None)
+                await actions.log_event(store, req.id, "cleanup.batch_settled", data={"rows": rows, "xid": status})
+            if resumed:
                 await actions.log_event(store, req.id, "cleanup.resumed", data={"deleted": deleted})
+
+            async def record(xid: int, rows: int) -> None:
+                await actions.update_params(store, req.id, in_flight={"xid": xid, "rows": rows})
+
             last_report = 0.0
             while deleted < bound:
                 if not await lease.acquire():
                     await actions.log_event(store, req.id, "cleanup.lease_lost", data={"deleted": deleted})
                     return
-                n = await self._one_batch(req, conn, plan, min(int(p["batch_rows"]), bound - deleted), report,
-                                          deleted)
+                limit = min(int(p["batch_rows"]), bound - deleted)
+                n = await self._one_batch(req, conn, plan, limit, report, deleted, record)
                 if n is None:
+                    self._audit(req, (await actions.get(store, req.id)).verdict or "error", deleted, batches)
                     return
                 deleted += n
-                batches += 1
-                await actions.update_params(store, req.id, deleted=deleted, batches=batches)
+                batches += 1 if n else 0
+                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None)
                 await actions.log_event(store, req.id, "cleanup.batch", data={"rows": n, "deleted": deleted})
                 if n == 0:  # nothing older than the cutoff is left (another process deleted some)
                     break
@@ -188,13 +228,15 @@ class CleanupKind:
                 if deleted < bound:
                     await asyncio.sleep(float(p["pause_seconds"]))
         await actions.finish(store, req.id, succeeded=True, verdict="done", detail=str(deleted))
+        self._audit(req, "done", deleted, batches)
 
     async def _one_batch(self, req: actions.ActionRequest, conn: asyncpg.Connection, plan: Plan, limit: int,
-                         report: Report, deleted: int) -> int | None:
+                         report: Report, deleted: int, record: Record) -> int | None:
+        """One batch, tried up to ATTEMPTS times past a timeout; None after finishing the request as stopped."""
         p = req.params
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return await delete_batch(conn, plan, limit, p["statement_timeout_ms"], p["lock_timeout_ms"])
+                return await delete_batch(conn, plan, limit, p["statement_timeout_ms"], p["lock_timeout_ms"], record)
             except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
                 await actions.log_event(self.rt.store, req.id, "cleanup.batch_timeout",
                                         data={"attempt": attempt, "error": type(exc).__name__})
@@ -205,6 +247,12 @@ class CleanupKind:
                 await report(CleanupProgress("retrying", {"deleted": deleted, "attempt": attempt}))
                 await asyncio.sleep(float(p["pause_seconds"]) * attempt + 0.5)
         return None
+
+    def _audit(self, req: actions.ActionRequest, outcome: str, deleted: int, batches: int, why: str = "") -> None:
+        """The cleanup's own audit row: how it ended, how many rows went, within which bound."""
+        detail = f"deleted {deleted} of at most {req.params['rows']} rows in {batches} batches"
+        self.rt.audit.received(kind="system", name="db.cleanup", outcome=outcome, subject=req.id,
+                               arguments=req.params.get("statement", ""), detail=f"{detail}; {why}" if why else detail)
 
 
 async def request_cleanup(rt: Runtime, flow, service_name: str, target: str, age: str | None, *, user: str,

@@ -168,7 +168,7 @@ def _status_line(req: ActionRequest, lang: str, progress: Any) -> str:
     return approved + "\n" + t(f"db.failed.{req.verdict or 'error'}", lang, detail=slack_escape(req.detail),
                                deleted=p.get("deleted", 0), rows=p.get("rows", 0), name=p.get("watched_name", ""),
                                waited=p.get("watched_seconds"), fresh=p.get("fresh_id", ""),
-                               restore=req.action == "db_restore")
+                               restore=req.action == "db_restore", cleanup=req.action == "db_cleanup")
 
 
 CONFIRM_BLOCK, CONFIRM_INPUT = "confirm", "service"

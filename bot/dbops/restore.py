@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dbops.backups import BackupMaker, Report
+from bot.dbops.claim import claim
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, database_volume, db_service
 from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
@@ -34,8 +35,9 @@ class RestoreKind:
     action = "db_restore"
     typed_confirmation = True
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, holder: str) -> None:
         self.rt = rt
+        self.holder = holder
         settings = rt.settings
         self.poll_interval = settings.CHATOPS_FOLLOW_POLL_SECONDS
         self.timeout = settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS
@@ -45,11 +47,21 @@ class RestoreKind:
         return change_message(req, lang, progress)
 
     async def run(self, req: actions.ActionRequest, report: Report) -> None:
+        async with claim(self.rt, req.id, self.holder, resumed=False) as held:
+            if held:
+                await self._start(held.request, report)
+
+    async def resume(self, req: actions.ActionRequest, report: Report) -> None:
+        async with claim(self.rt, req.id, self.holder, resumed=True) as held:
+            if held:
+                await self._carry_on(held.request, report)
+
+    async def _start(self, req: actions.ActionRequest, report: Report) -> None:
         fresh = await self.maker.make(req, req.params["volume_instance_id"], report, key="fresh")
         if fresh:
             await self._restore(req, report, fresh)
 
-    async def resume(self, req: actions.ActionRequest, report: Report) -> None:
+    async def _carry_on(self, req: actions.ActionRequest, report: Report) -> None:
         """Carry on from the last step whose outcome is recorded. A restore sent without a recorded
         answer is never sent again (nor is a second fresh backup taken): it ends as unknown."""
         p = req.params
@@ -72,7 +84,7 @@ class RestoreKind:
             if fresh:
                 await self._restore(req, report, fresh)
         else:
-            await self.run(req, report)
+            await self._start(req, report)
 
     async def _restore(self, req: actions.ActionRequest, report: Report, fresh: str) -> None:
         store, railway = self.rt.store, self.rt.railway
