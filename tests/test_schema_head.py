@@ -13,7 +13,8 @@ from bot.store import Store
 from bot.store.migrate import head_revision, upgrade_async
 from bot.store.schema import HEAD_REVISION, MigrationFailed, current_revision, upgrade_in_child
 
-HEAVY = ("alembic", "mako", "pygments")
+# What a bot on SQLite loads only when it needs it: migrations (a child process) and PostgreSQL's driver.
+HEAVY = ("alembic", "mako", "pygments", "asyncpg")
 
 
 def test_the_written_head_is_the_newest_migration() -> None:
@@ -41,7 +42,7 @@ async def test_current_revision_on_postgresql(pg_url) -> None:
         await store.dispose()
 
 
-def test_serving_migrates_a_new_sqlite_database_without_loading_alembic(tmp_path) -> None:
+def test_serving_migrates_a_new_sqlite_database_without_loading_alembic_or_asyncpg(tmp_path) -> None:
     """What ``chatops serve`` does before its first request, in a fresh interpreter."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     script = textwrap.dedent(f"""

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import asyncpg
-
 from bot.common.redact import redact
 
 SCHEMES = ("postgresql", "postgres")
@@ -117,6 +115,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def classify(exc: BaseException) -> str:
+    import asyncpg  # loaded only where a connection is tried: a bot on SQLite never needs it (#17, memory)
+
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError)
@@ -147,6 +147,8 @@ def short_detail(exc: BaseException) -> str:
 
 async def try_connect(url: DbUrl, timeout: float) -> ConnectResult:
     """Connect and run ``SELECT 1`` within ``timeout`` seconds."""
+    import asyncpg
+
     start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):

@@ -23,9 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from bot.common.redact import redact
 from bot.config.services import CleanupTarget, ServiceConfig
@@ -37,6 +35,9 @@ from bot.dbops.target import DbUnavailable, db_service
 from bot.incidents.leadership import LeaseRow
 from bot.runtime import Runtime
 from bot.store import actions
+
+if TYPE_CHECKING:
+    import asyncpg
 
 logger = logging.getLogger(__name__)
 Report = Callable[[Any], Awaitable[None]]
@@ -233,15 +234,17 @@ class CleanupKind:
     async def _one_batch(self, req: actions.ActionRequest, conn: asyncpg.Connection, plan: Plan, limit: int,
                          report: Report, deleted: int, record: Record) -> int | None:
         """One batch, tried up to ATTEMPTS times past a timeout; None after finishing the request as stopped."""
+        from asyncpg import LockNotAvailableError, QueryCanceledError  # loaded by connect() already
+
         p = req.params
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await delete_batch(conn, plan, limit, p["statement_timeout_ms"], p["lock_timeout_ms"], record)
-            except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+            except (LockNotAvailableError, QueryCanceledError) as exc:
                 await actions.log_event(self.rt.store, req.id, "cleanup.batch_timeout",
                                         data={"attempt": attempt, "error": type(exc).__name__})
                 if attempt == ATTEMPTS:
-                    kind = "lock_timeout" if isinstance(exc, asyncpg.LockNotAvailableError) else "statement_timeout"
+                    kind = "lock_timeout" if isinstance(exc, LockNotAvailableError) else "statement_timeout"
                     await actions.finish(self.rt.store, req.id, succeeded=False, verdict=kind, detail=str(deleted))
                     return None
                 await report(CleanupProgress("retrying", {"deleted": deleted, "attempt": attempt}))

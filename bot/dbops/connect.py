@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-
-import asyncpg
+from typing import TYPE_CHECKING
 
 from bot.common import pgconnect
 from bot.common.pgconnect import BadUrl, DbUrl
 from bot.config.services import ServiceConfig
 from bot.dbops.target import DbUnavailable
 from bot.i18n import t
+
+if TYPE_CHECKING:
+    import asyncpg
 from bot.railway import RailwayClient
 
 CONNECT_TIMEOUT = 5.0
@@ -48,6 +50,8 @@ async def database_url(railway: RailwayClient | None, service: ServiceConfig) ->
 async def connect(url: DbUrl, *, read_only: bool, purpose: str) -> AsyncIterator[asyncpg.Connection]:
     """One connection in UTC; ``read_only`` makes every transaction on it read-only (the server refuses
     any write), as ``/db migrations`` needs."""
+    import asyncpg  # here, not at the top: a bot on SQLite that never opens one never loads it (#17, memory)
+
     settings = {"application_name": f"chatops-{purpose}", "timezone": "UTC"}
     if read_only:
         settings["default_transaction_read_only"] = "on"
