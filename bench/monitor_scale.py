@@ -212,13 +212,13 @@ async def replicas_case(n: int, interval: float, slack: SlackEmulator, target: T
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="1:10,100:10,300:10,1000:60,1000:10",
-                        help="services:interval pairs, comma-separated")
+                        help="services:interval pairs, comma-separated (empty: the replicas only)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds measured per case (at least 2 rounds)")
     parser.add_argument("--soak", type=float, default=0.0,
                         help="extra seconds for the 1,000-services/60-s case, to see RSS stay flat")
     parser.add_argument("--skip-replicas", action="store_true")
     args = parser.parse_args()
-    cases = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cases.split(","))]
+    cases = [(int(a), float(b)) for a, b in (c.split(":") for c in args.cases.split(",") if c)]
 
     slack = SlackEmulator(bot_token=TOKEN, rate_limits=False)  # measures the bot, not Slack's tiers
     await slack.start()
@@ -244,6 +244,20 @@ async def main() -> None:
         await target.stop()
         await slack.stop()
 
+    if results:
+        write_section("Monitor at scale", scale_table(results))
+    soaks = [soak_line(r) for r in results if r["soak"]]
+    if soaks:
+        write_section("Monitor at scale: memory over time", "\n\n".join(soaks))
+    if replicas:
+        write_section("Monitor at scale: two replicas", replicas_line(replicas))
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} / {pct(values, 0.99):.1f} / {max(values):.1f} ms"
+
+
+def scale_table(results: list[dict]) -> str:
     lines = [
         "`chatops serve` (SQLite) in its own process watches N services, all on the target emulator on loopback "
         "(ivan-reseller-web profile); meanwhile the benchmark sends 2 signed `/health svc-0000` per second to the "
@@ -255,32 +269,32 @@ async def main() -> None:
         " skipped probes | ack p50 / p99 / max | minimal server p50 / p99 / max |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    def spread(values: list[float]) -> str:
-        return f"{statistics.median(values):.1f} / {pct(values, 0.99):.1f} / {max(values):.1f} ms"
-
     for r in results:
         lines.append(
             f"| {r['n']} | {r['interval']:g} s | {r['cpu']:.1f}% | {r['idle_rss']:.0f} → {r['rss_end']:.0f} MB "
             f"({r['rss_max']:.0f}) | {r['req_s']:.0f} | {r['rounds'] - r['late']:.0f}/{r['rounds']:.0f} | "
             f"{r['skipped']:.0f} | {spread(r['ack'])} | {spread(r['floor'])} |")
-    for r in results:
-        if r["soak"]:
-            samples = r["rss_samples"]  # every 5 s
-            first, last = samples[:12], samples[-12:]
-            lines += ["", f"Soak, {r['n']} services every {r['interval']:g} s for {r['seconds'] / 60:.0f} min: RSS "
-                      f"{min(first):.0f}–{max(first):.0f} MB in the first minute, {min(last):.0f}–{max(last):.0f} MB "
-                      f"in the last, {max(samples):.0f} MB at most ({len(samples)} samples, one every 5 s)."]
-    if replicas:
-        shares = replicas["shares"]
-        lines += ["", f"Two replicas on PostgreSQL, {replicas['n']} services every {replicas['interval']:g} s, "
-                  f"lease {replicas['lease']:g} s: each watches {shares[0]:.0f} and {shares[1]:.0f} services "
-                  f"({shares[0] / replicas['n']:.0%} / {shares[1] / replicas['n']:.0%}); over "
-                  f"{replicas['rounds']} rounds they ran {replicas['probes'][0]:.0f} + {replicas['probes'][1]:.0f} "
-                  f"probes (one per service per round: {replicas['rounds'] * replicas['n']}). After `kill -9` of one, "
-                  f"the other watched all {replicas['n']} after {replicas['takeover']:.1f} s."]
-    write_section("Monitor at scale", "\n".join(lines))
-    print("\n".join(lines))
+    return "\n".join(lines)
 
+
+def soak_line(r: dict) -> str:
+    samples = r["rss_samples"]  # every 5 s
+    first, last = samples[:12], samples[-12:]
+    return (f"{r['n']} services every {r['interval']:g} s for {r['seconds'] / 60:.0f} min (signed `/health` twice a "
+            f"second throughout): RSS {min(first):.0f}–{max(first):.0f} MB in the first minute, "
+            f"{min(last):.0f}–{max(last):.0f} MB in the last, {max(samples):.0f} MB at most ({len(samples)} samples, "
+            f"one every 5 s); bot CPU {r['cpu']:.1f}% of a core, ack p99 {pct(r['ack'], 0.99):.1f} ms "
+            f"(minimal server {pct(r['floor'], 0.99):.1f} ms).")
+
+
+def replicas_line(replicas: dict) -> str:
+    shares = replicas["shares"]
+    return (f"Two `chatops serve` replicas on one PostgreSQL database, {replicas['n']} services every "
+            f"{replicas['interval']:g} s, lease {replicas['lease']:g} s: each watches {shares[0]:.0f} and "
+            f"{shares[1]:.0f} services ({shares[0] / replicas['n']:.0%} / {shares[1] / replicas['n']:.0%}); over "
+            f"{replicas['rounds']} rounds they ran {replicas['probes'][0]:.0f} + {replicas['probes'][1]:.0f} probes "
+            f"(one per service per round: {replicas['rounds'] * replicas['n']}). After `kill -9` of one, the other "
+            f"watched all {replicas['n']} after {replicas['takeover']:.1f} s.")
 
 if __name__ == "__main__":
     asyncio.run(main())
