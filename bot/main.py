@@ -239,7 +239,8 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
 
     # Every replica probes the services it owns; one replica (the lease holder) follows the deploys.
     holder = new_holder_id()
-    replicas = Replicas(rt.store, holder, ttl=watch_settings.lease_seconds)
+    replicas = Replicas(rt.store, holder, ttl=watch_settings.lease_seconds,
+                        services=[s.name for s in config.services])
     monitor = Monitor(rt, incidents, watch_settings, owns=replicas.owns)
     deploy_watch = DeployWatch(rt, incidents, watch_settings)
     duties = [("deploy-watch", deploy_watch.run)] if rt.railway is not None else []
