@@ -292,8 +292,10 @@ def replicas_line(replicas: dict) -> str:
     return (f"Two `chatops serve` replicas on one PostgreSQL database, {replicas['n']} services every "
             f"{replicas['interval']:g} s, lease {replicas['lease']:g} s: each watches {shares[0]:.0f} and "
             f"{shares[1]:.0f} services ({shares[0] / replicas['n']:.0%} / {shares[1] / replicas['n']:.0%}); over "
-            f"{replicas['rounds']} rounds they ran {replicas['probes'][0]:.0f} + {replicas['probes'][1]:.0f} probes "
-            f"(one per service per round: {replicas['rounds'] * replicas['n']}). After `kill -9` of one, the other "
+            f"{replicas['rounds']} intervals they ran {replicas['probes'][0]:.0f} + {replicas['probes'][1]:.0f} probes "
+            f"(one per service per round would be {replicas['rounds'] * replicas['n']}; each replica's counter is read "
+            f"once at each end of the window, so a probe due right at an end can fall on either side; "
+            f"tests/test_sharing.py checks that the two probe disjoint sets). After `kill -9` of one, the other "
             f"watched all {replicas['n']} after {replicas['takeover']:.1f} s.")
 
 if __name__ == "__main__":
