@@ -377,6 +377,24 @@ async def test_nobody_posts_in_an_archived_channel(world, wclient):
     assert (await wclient.conversations_info(channel="C0OLD"))["channel"]["is_archived"] is True
 
 
+async def test_no_message_is_edited_in_an_archived_channel(world, wclient):
+    # chat.update's error list: is_inactive, "The message cannot be edited within a frozen, archived or
+    # deleted channel." The message stays as it was.
+    ts = (await wclient.chat_postMessage(channel="C0GENERAL", text=TEXT))["ts"]
+    world.workspace.archive("C0GENERAL")
+    assert await error_of(wclient.chat_update(channel="C0GENERAL", ts=ts, text="edited")) == "is_inactive"
+    assert world.message("C0GENERAL", ts)["text"] == TEXT
+
+
+async def test_a_bot_removed_from_a_private_channel_no_longer_sees_it(world, wclient):
+    # Removed (/kick) from a private channel, the bot is as outside it as if it had never been in:
+    # channel_not_found for posts and edits alike.
+    ts = (await wclient.chat_postMessage(channel="C0PRIVOPS", text=TEXT))["ts"]
+    world.workspace.remove_member("C0PRIVOPS", "U0BOT")
+    assert await error_of(wclient.chat_postMessage(channel="C0PRIVOPS", text=TEXT)) == "channel_not_found"
+    assert await error_of(wclient.chat_update(channel="C0PRIVOPS", ts=ts, text="edited")) == "channel_not_found"
+
+
 async def test_a_dm_between_two_people_is_closed_to_the_bot(world, wclient):
     dm = world.workspace.add_dm("U0ANA", "U0BEN")
     assert dm.id.startswith("D")
@@ -461,6 +479,20 @@ async def test_chat_post_message_is_limited_per_channel():
         err = await api_error(client.chat_postMessage(channel="C0GENERAL", text="one more"))
         assert (err.response.status_code, err.response["error"]) == (429, "ratelimited")
         assert (await client.chat_postMessage(channel="C0OPS", text=TEXT))["ok"]
+
+
+async def test_a_fault_can_be_aimed_at_one_channel(emu, client):
+    # Faults for one channel leave the same method's calls elsewhere alone, and wait for their channel.
+    emu.workspace.add_channel("ops", channel_id="C0OPS", members=["U0BOT"], everyone=True)
+    emu.server_error("chat.postMessage", status=503, count=1, channel="C0OPS")
+    emu.fail("chat.postMessage", "is_archived", count=1, channel="C0OPS")
+    assert (await client.chat_postMessage(channel="C0GENERAL", text="first"))["ok"]
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel="C0OPS", text="second")
+    assert caught.value.response.status_code == 503
+    assert await error_of(client.chat_postMessage(channel="C0OPS", text="third")) == "is_archived"
+    assert (await client.chat_postMessage(channel="C0OPS", text="fourth"))["ok"]
+    assert [m["text"] for m in emu.messages("C0OPS")] == ["fourth"]
 
 
 async def test_server_errors_answer_5xx(emu, client):

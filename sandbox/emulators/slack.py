@@ -6,13 +6,14 @@ the bot token, records every call, answers like Slack from an in-memory workspac
 enforces Block Kit limits (``bot.render.blocks``) and each method's rate-limit tier (HTTP 429 +
 ``Retry-After``, per method per minute), and can be told to fail a method (``ok: false``), answer it with
 an HTTP 5xx, rate-limit it, or
-hang before answering; posts to response_urls can fail (5xx) or hang the same way. It also hands out
+hang before answering (every call, or only calls for one ``channel``); posts to response_urls can fail
+(5xx) or hang the same way. It also hands out
 ``response_url``s (``/commands/…`` and ``/actions/…``: 5 uses, 30 minutes) and records what is posted
 to them.
 
 Control API for out-of-process use (the demo): ``GET /_emulator/calls[?method=]``,
 ``GET /_emulator/messages?channel=``, ``GET /_emulator/responses``, ``POST /_emulator/faults``
-(``{"method", "error"}`` or ``{"method", "retry_after"}``, optional ``count``),
+(``{"method", "error"}`` or ``{"method", "retry_after"}``, optional ``count`` and ``channel``),
 ``DELETE /_emulator/faults``, ``POST /_emulator/response_urls`` (``{"kind", "channel", "message_ts"}``).
 Tokens are redacted in control API output.
 
@@ -102,6 +103,7 @@ class _Fault:
     retry_after: int | None = None
     status: int = 200
     hang: float | None = None  # seconds before answering at all (longer than the client waits)
+    channel: str | None = None  # only calls whose ``channel`` param is this one (None: any call)
 
 
 @dataclass
@@ -242,21 +244,27 @@ class SlackEmulator(LoopbackServer):
 
     # --- faults -----------------------------------------------------------------------------------
 
-    def fail(self, method: str, error: str = "channel_not_found", count: int = 1) -> None:
-        """The next ``count`` calls to ``method`` answer ``{"ok": false, "error": error}``."""
-        self._faults[method].extend(_Fault(error=error) for _ in range(count))
+    def fail(self, method: str, error: str = "channel_not_found", count: int = 1, *,
+             channel: str | None = None) -> None:
+        """The next ``count`` calls to ``method`` (for ``channel``, if given) answer ``{"ok": false,
+        "error": error}``."""
+        self._faults[method].extend(_Fault(error=error, channel=channel) for _ in range(count))
 
-    def server_error(self, method: str, status: int = 500, count: int = 1) -> None:
-        """The next ``count`` calls to ``method`` answer HTTP ``status`` (Slack having a bad moment)."""
-        self._faults[method].extend(_Fault(error="internal_error", status=status) for _ in range(count))
+    def server_error(self, method: str, status: int = 500, count: int = 1, *, channel: str | None = None) -> None:
+        """The next ``count`` calls to ``method`` (for ``channel``, if given) answer HTTP ``status`` (Slack
+        having a bad moment)."""
+        self._faults[method].extend(_Fault(error="internal_error", status=status, channel=channel)
+                                    for _ in range(count))
 
-    def rate_limit(self, method: str, retry_after: int = 1, count: int = 1) -> None:
-        """The next ``count`` calls to ``method`` answer HTTP 429 with ``Retry-After``."""
-        self._faults[method].extend(_Fault(error="ratelimited", retry_after=retry_after) for _ in range(count))
+    def rate_limit(self, method: str, retry_after: int = 1, count: int = 1, *, channel: str | None = None) -> None:
+        """The next ``count`` calls to ``method`` (for ``channel``, if given) answer HTTP 429 with ``Retry-After``."""
+        self._faults[method].extend(_Fault(error="ratelimited", retry_after=retry_after, channel=channel)
+                                    for _ in range(count))
 
-    def hang(self, method: str, seconds: float, count: int = 1) -> None:
-        """The next ``count`` calls to ``method`` wait ``seconds`` before being answered as usual."""
-        self._faults[method].extend(_Fault(hang=seconds) for _ in range(count))
+    def hang(self, method: str, seconds: float, count: int = 1, *, channel: str | None = None) -> None:
+        """The next ``count`` calls to ``method`` (for ``channel``, if given) wait ``seconds`` before being
+        answered as usual."""
+        self._faults[method].extend(_Fault(hang=seconds, channel=channel) for _ in range(count))
 
     def fail_response_urls(self, status: int = 500, count: int = 1) -> None:
         """The next ``count`` posts to any response_url answer HTTP ``status`` and are not applied."""
@@ -296,11 +304,11 @@ class SlackEmulator(LoopbackServer):
         token = _bearer(request.headers.get("Authorization")) or param_token
         call = ApiCall(method, token, params, self._clock(), request.method)
         self.calls.append(call)
-        fault = self._faults[method][0] if token == self.bot_token and self._faults.get(method) else None
+        fault = self._take_fault(method, params) if token == self.bot_token else None
         if fault is not None and fault.hang is not None:
-            self._faults[method].popleft()
             await asyncio.sleep(fault.hang)
-        status, body, headers = self._answer(method, token, params)
+            fault = None
+        status, body, headers = self._answer(method, token, params, fault)
         if token == self.bot_token:
             headers = {**headers, "X-OAuth-Scopes": ",".join(self.scopes)}
         if method == "files.getUploadURLExternal" and body.get("ok"):
@@ -348,15 +356,24 @@ class SlackEmulator(LoopbackServer):
             return web.Response(status=404, text="not found")
         return web.Response(status=200, text=f"OK - {len(content)}")
 
-    def _answer(self, method: str, token: str | None, params: dict[str, Any]) -> tuple[int, dict, dict]:
+    def _take_fault(self, method: str, params: dict[str, Any]) -> _Fault | None:
+        """The first fault queued for ``method`` that applies to this call (its channel, or any), taken."""
+        queue = self._faults.get(method)
+        for fault in queue or ():
+            if fault.channel is None or fault.channel == params.get("channel"):
+                queue.remove(fault)
+                return fault
+        return None
+
+    def _answer(self, method: str, token: str | None, params: dict[str, Any],
+                fault: _Fault | None = None) -> tuple[int, dict, dict]:
         if method == "apps.connections.open":
             return self._apps_connections_open(token)
         if not token:
             return 200, ApiError("not_authed").body(), {}
         if token != self.bot_token:
             return 200, ApiError("invalid_auth").body(), {}
-        if self._faults.get(method):
-            fault = self._faults[method].popleft()
+        if fault is not None:
             if fault.retry_after is not None:
                 return 429, ApiError("ratelimited").body(), {"Retry-After": str(fault.retry_after)}
             return fault.status, ApiError(fault.error).body(), {}
@@ -426,9 +443,11 @@ class SlackEmulator(LoopbackServer):
         spec = await request.json()
         count = int(spec.get("count", 1))
         if "retry_after" in spec:
-            self.rate_limit(spec["method"], retry_after=int(spec["retry_after"]), count=count)
+            self.rate_limit(spec["method"], retry_after=int(spec["retry_after"]), count=count,
+                            channel=spec.get("channel"))
         else:
-            self.fail(spec["method"], error=spec.get("error", "channel_not_found"), count=count)
+            self.fail(spec["method"], error=spec.get("error", "channel_not_found"), count=count,
+                      channel=spec.get("channel"))
         return web.json_response({"ok": True})
 
     async def _control_clear_faults(self, request: web.Request) -> web.Response:

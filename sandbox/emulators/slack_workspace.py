@@ -9,7 +9,8 @@ direct messages (``D…``) and group DMs (``G…``). The bot sees a private chan
 when it is a member (otherwise ``channel_not_found``: "Value passed for channel was invalid", the
 chat.postMessage docs); it may post in a public channel it is not in only with ``chat:write.public``
 (otherwise ``not_in_channel``); nobody posts in an archived one (``is_archived``: "Channel has been
-archived."); ``conversations.join`` works for public channels only (``method_not_supported_for_channel_type``).
+archived.") nor edits a message there (chat.update: ``is_inactive``); ``conversations.join`` works for
+public channels only (``method_not_supported_for_channel_type``).
 
 Deliberate strictness beyond Slack: a message with blocks but no top-level ``text`` is refused with
 ``missing_text_fallback`` (Slack accepts it, but then notifications and screen readers get nothing), and
@@ -290,6 +291,11 @@ class SlackWorkspace:
     def archive(self, channel_id: str) -> None:
         self.channels[channel_id].is_archived = True
 
+    def remove_member(self, channel_id: str, user_id: str) -> None:
+        """Someone removes ``user_id`` (the bot, say) from the channel (``/kick``)."""
+        channel = self.channels[channel_id]
+        channel.members = [m for m in channel.members if m != user_id]
+
     def visible(self, channel: Channel) -> bool:
         """What the bot token can see: every public channel; private ones, DMs and group DMs it is in."""
         return channel.is_public or self.bot_user_id in channel.members
@@ -430,6 +436,8 @@ class SlackWorkspace:
 
     def chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self.resolve(params.get("channel"))
+        if channel.is_archived:  # is_inactive: "The message cannot be edited within a frozen, archived or
+            raise ApiError("is_inactive")  # deleted channel." (chat.update's error list)
         message = channel.message(params.get("ts"))
         if message is None:
             raise ApiError("message_not_found")
