@@ -229,7 +229,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     changes = RollbackFlow(rt)
     for kind in change_kinds(rt):  # database changes (a backup…) go through the same approvals
         changes.add_kind(kind)
-    charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings))
+    charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings), audit=rt.audit.received)
     incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request,
                           share_chart=charts.share)
     changes.events.on_requested.append(incidents.on_change_requested)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from bot.changes.slack_flow import RequestNotPosted
 from bot.common.errors import ChatopsError, UsageError
 from bot.i18n import t
 from bot.incidents.monitor import Monitor
@@ -271,7 +272,12 @@ class IncidentHandlers:
         await self.incidents.acknowledge(number, user)
         inc = await self.incidents.get(number)
         reason = t("incident.rollback_reason", inc.lang if inc else lang, ref=f"INC-{number}")  # posted publicly
-        outcome = await self.incidents.offer_rollback(number, user, reason=reason)
+        try:
+            outcome = await self.incidents.offer_rollback(number, user, reason=reason, tell=say)
+        except RequestNotPosted as exc:  # why, and what to do instead, to the person who clicked
+            await say(t(f"incident.rollback_click.not_posted.{exc.failure}", lang, ref=f"INC-{number}",
+                        **exc.variables))
+            return f"rollback_not_posted:{exc.failure}"
         if outcome != "requested":
             await say(t(f"incident.rollback_click.{outcome}", lang, ref=f"INC-{number}"))
         return f"rollback_{outcome}"

@@ -29,7 +29,6 @@ from bot.i18n import t
 from bot.incidents.policy import Signal, clean
 from bot.incidents.service import Incidents
 from bot.runtime import Runtime
-from bot.slack import post as slack_messages
 from bot.store import alerts as alert_store
 from bot.store import incidents as incident_store
 from bot.store.incidents import INVESTIGATING
@@ -206,7 +205,8 @@ class AlertIntake:
         inc = change.incident
         if change.won and inc.channel_id:
             text, blocks = resolution_message(inc, n)
-            await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts)
+            await self.incidents.post_for(inc, "alert.resolution", inc.channel_id, text, blocks,
+                                          thread_ts=inc.thread_ts)
 
 
 def _runs(batch: list[tuple[Alert, asyncio.Future]]) -> list[list[tuple[Alert, asyncio.Future]]]:

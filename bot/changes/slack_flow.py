@@ -153,7 +153,8 @@ class RollbackFlow:
             raise RollbackRefused("rollback.refused.pending", request_id=pending.id if pending else "?",
                                   service=service, user=pending.requested_by if pending else "") from None
         text, blocks = self._message(req, lang)
-        posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts)
+        posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts,
+                                              what="change.request", subject=req.id, retry=False)
         if not posted:
             await self._post_elsewhere(req, posted, user=requested_by, lang=lang, tell=tell)  # raises if it cannot
         else:
@@ -180,21 +181,22 @@ class RollbackFlow:
         ulang = await rt.user_languages.language(user, lang)
         if ops and ops != failed.channel and failure in ("dm", "private", "not_in_channel", "archived"):
             text, blocks = self._message(req, lang)
-            moved = await slack_messages.deliver(rt, ops, text, blocks)
+            moved = await slack_messages.deliver(rt, ops, text, blocks, what="change.request", subject=req.id,
+                                                 retry=False)
             if moved:
                 await actions.set_message(rt.store, req.id, moved.channel, moved.ts)
                 await actions.log_event(rt.store, req.id, "posted_elsewhere",
                                         data={"asked_in": failed.channel, "error": failed.error})
                 await slack_messages.post(rt, moved.channel, t("rollback.asked_elsewhere", lang, user=user,
                                                                why=t(f"rollback.why.{failure}", lang)),
-                                          thread_ts=moved.ts)
+                                          thread_ts=moved.ts, what="change.note", subject=req.id)
                 if tell is not None:
                     await tell(t("rollback.posted_elsewhere", ulang, why=t(f"rollback.why.{failure}", ulang),
                                  channel=moved.channel))
                 return await actions.get(rt.store, req.id)
         await actions.cancel(rt.store, req.id, failed.error or failure)
         raise RequestNotPosted(failure, service=req.service, bot=rt.bot_user_id or "", error=failed.error or "",
-                               ops=_channel_mention(ops))
+                               ops=slack_messages.mention(ops))
 
     async def deployments_list(self, service_name: str, lang: str) -> tuple[str, list[dict]]:
         service = self.service(service_name)
@@ -323,11 +325,12 @@ class RollbackFlow:
                 await self.events.decided(decision.request, "expired")
 
     async def refresh(self, req: actions.ActionRequest, progress: Progress | None = None) -> None:
-        """Show the request's current state in its message (or in its thread when the update fails)."""
+        """Show the request's current state in its message (or in its thread when it cannot be edited, or
+        in the ops channel when that channel is closed too)."""
         if req.channel_id and req.message_ts:
             text, blocks = self._message(req, req.lang, progress)
-            if not await slack_messages.update(self.rt, req.channel_id, req.message_ts, text, blocks):
-                await slack_messages.post(self.rt, req.channel_id, text, None, thread_ts=req.message_ts)
+            await slack_messages.update(self.rt, req.channel_id, req.message_ts, text, blocks, what="change.request",
+                                        subject=req.id, elsewhere=self.rt.config.incidents.channel)
 
     async def resume_after_restart(self) -> None:
         """Approved-but-unstarted requests run now; one whose new deployment is known is followed
@@ -349,7 +352,7 @@ class RollbackFlow:
                 if req.channel_id:
                     await slack_messages.post(rt, req.channel_id,
                                               t("rollback.resumed", req.lang, deployment=req.new_deployment_id),
-                                              thread_ts=req.message_ts)
+                                              thread_ts=req.message_ts, what="change.note", subject=req.id)
                 rt.spawn(f"rollback-{req.id}", self.runner.follow(req, ids, set(), self._reporter(req.id)))
             else:
                 await self._interrupt(req.id, t("rollback.restart_unknown", req.lang))
@@ -357,13 +360,6 @@ class RollbackFlow:
     async def expire_due(self) -> None:
         for req in await actions.due_for_expiry(self.rt.store):
             await self._expire(req.id)
-
-
-def _channel_mention(channel: str | None) -> str:
-    """How to name the ops channel in a sentence: an ID as a link, a name as ``#name``."""
-    if not channel:
-        return ""
-    return f"<#{channel}>" if channel[:1] in ("C", "G") and channel.isupper() else "#" + channel.lstrip("#")
 
 
 def _mentions(ids: list[str]) -> str:

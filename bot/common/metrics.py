@@ -22,6 +22,11 @@ JOB_ERRORS = Counter("chatops_job_errors_total", "Jobs that raised", ["name"])
 JOB_SECONDS = Histogram("chatops_job_seconds", "Job run time", ["name"],
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 SLACK_CALLS = Counter("chatops_slack_calls_total", "Slack Web API calls", ["method", "outcome"])
+SLACK_POST_FAILURES = Counter(
+    "chatops_slack_post_failures_total",
+    "Bot posts and edits that did not land where they were asked, after retries: what, why (dm, private, "
+    "not_in_channel, archived, unavailable, refused) and the fallback (moved, trimmed, thread, none)",
+    ["what", "failure", "fallback"])
 CHARTS = Counter("chatops_charts_total", "Charts rendered by the chart worker", ["outcome"])
 CHART_SECONDS = Histogram("chatops_chart_seconds", "Chart render time in the worker, as the bot waits for it",
                           buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30))

@@ -34,6 +34,7 @@ from bot.railway.errors import RailwayError
 from bot.railway.models import Deployment, ServiceIds, parse_time
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
+from bot.slack.post import Posted
 from bot.store import incidents as store
 from bot.store.incidents import Incident
 from bot.store.models import utcnow
@@ -258,7 +259,8 @@ class DeployWatch:
             return None
         text, blocks = deployment_announcement(service.name, deployment_summary(dep), self.incidents.language(),
                                                state="new")
-        posted = await slack_messages.post_in(self.rt, channel, text, blocks)
+        posted = await slack_messages.post_in(self.rt, channel, text, blocks, what="deploy.announcement",
+                                              subject=dep.id)
         if posted:
             await store.set_deployment_fields(self.rt.store, dep.id, announce_channel=posted[0],
                                               announce_ts=posted[1])
@@ -274,7 +276,10 @@ class DeployWatch:
         async def render() -> tuple[str, list[dict]]:
             return deployment_announcement(service.name, summary, lang, state=state, detail=detail, incident=incident)
 
-        self.incidents.pacer.request(where[0], where[1], render)
+        async def failed(edit: Posted, text: str, blocks: list[dict]) -> None:  # nowhere else to go: recorded
+            await slack_messages.fail_over(self.rt, edit, text, blocks, what="deploy.announcement", subject=dep.id)
+
+        self.incidents.pacer.request(where[0], where[1], render, on_failure=failed)
 
     async def _verify(self, service: ServiceConfig, dep: Deployment, where, live_at: datetime) -> None:
         """The post-deploy verification (as after /rollback), retried so one slow start pages nobody."""

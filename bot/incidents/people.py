@@ -108,7 +108,7 @@ class IncidentPeople:
         view = await self.incidents.view(inc.id)
         text, blocks = page_message(view, paged_by=paged_by,
                                     channel=inc.channel_id if inc.channel_id and not inc.thread_ts else None)
-        if await slack_messages.post(self.rt, dm, text, blocks) is None:
+        if await slack_messages.post(self.rt, dm, text, blocks, what="incident.page", subject=inc.ref) is None:
             await store.add_event(self.rt.store, inc.id, "page_failed",
                                   data={"user": user, "error": "chat.postMessage"})
             return False
@@ -131,8 +131,8 @@ class IncidentPeople:
                 continue
             people = [inc.commander] if inc.commander else await self.incidents.responders()
             mentions = [f"<@{u}>" for u in people if u]
-            await slack_messages.post(self.rt, inc.channel_id, reminder_text(inc, now, due, mentions),
-                                      thread_ts=inc.thread_ts)
+            await self.incidents.post_for(inc, "incident.reminder", inc.channel_id,
+                                          reminder_text(inc, now, due, mentions), thread_ts=inc.thread_ts)
             await self.incidents.refresh(inc.id)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.i18n import format_duration, plain_date, render_document, slack_escape, t
+from bot.i18n import catalogue, format_duration, plain_date, render_document, slack_escape, t
 from bot.incidents.policy import WatchSettings, clean, durations, next_update_by
 from bot.render.blocks import (
     MAX_BLOCKS,
@@ -156,6 +156,11 @@ def event_text(event: Event, lang: str, *, slack: bool = True, names: dict[str, 
     if event.kind == "declared":
         data["source"] = t(f"incident.source.{data.get('source', 'manual')}", lang)
         data["severity"] = t(f"incident.severity.{data.get('severity', 'sev2')}", lang)
+    if event.kind == "rollback_not_posted":
+        data["why"] = t(f"post.why.{data.get('failure', 'refused')}", lang, error=data.get("error", ""))
+    if event.kind == "post_failed":
+        key = f"post.what.{data.get('what', '')}"
+        data["what"] = t(key, lang) if key in catalogue(lang) else str(data.get("what", ""))
     for key in ("text", "title", "cause", "detail", "why", "error"):
         if isinstance(data.get(key), str):
             data[key] = slack_escape(clean(data[key], 500)) if slack else clean(data[key], 500)

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.changes.events import ChangeDecided, ChangeFinished, ChangeRequested
 from bot.changes.runner import RollbackRefused, current_deployment, deployment_summary, pick_target
+from bot.changes.slack_flow import RequestNotPosted, Tell
 from bot.charts.spec import ChartSpec
 from bot.common.errors import ChatopsError
 from bot.i18n import catalogue, normalise_language, t
@@ -40,6 +41,7 @@ from bot.railway.errors import RailwayError
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
 from bot.slack.pacing import SummaryPacer
+from bot.slack.post import Elsewhere, Posted
 from bot.store import actions
 from bot.store import incidents as store
 from bot.store.incidents import Change, Incident, Opened
@@ -162,22 +164,23 @@ class Incidents:
         if channel_id:
             await self._invite(channel_id, opened_by)
             inc = await store.set_fields(self.rt.store, inc.id, channel_id=channel_id, touch=False)
-            summary_ts = await self._post_summary(inc.id, channel_id)
+            summary_ts = await self._post_summary(inc, channel_id)
             if self.channel:
-                ts = await slack_messages.post(self.rt, self.channel,
-                                               announcement_text(inc, "declared", channel=channel_id))
-                inc = await store.set_fields(self.rt.store, inc.id, announce_channel=self.channel, announce_ts=ts,
-                                             touch=False)
-        else:
+                posted = await self.post_for(inc, "incident.announcement", self.channel,
+                                             announcement_text(inc, "declared", channel=channel_id))
+                inc = await store.set_fields(self.rt.store, inc.id, announce_channel=self.channel,
+                                             announce_ts=posted.ts if posted.in_place else None, touch=False)
+        else:  # a thread: in the incidents channel, else where it was asked for (or there, if the first refuses)
             where = self.channel or origin_channel
-            posted = await slack_messages.post_in(self.rt, where, announcement_text(inc, "declared")) if where else None
-            if posted is None:
+            posted = await self.post_for(inc, "incident.announcement", where, announcement_text(inc, "declared"),
+                                         elsewhere=origin_channel) if where else None
+            if not posted:
                 logger.error("incident %s has no channel to live in: set [incidents] channel", inc.id)
                 return inc
-            where, root = posted
+            where, root = posted.channel, posted.ts
             inc = await store.set_fields(self.rt.store, inc.id, channel_id=where, thread_ts=root,
                                          announce_channel=where, announce_ts=root, touch=False)
-            summary_ts = await self._post_summary(inc.id, where, thread_ts=root)
+            summary_ts = await self._post_summary(inc, where, thread_ts=root)
         if summary_ts is None:
             return inc
         inc = await store.set_fields(self.rt.store, inc.id, summary_ts=summary_ts, touch=False)
@@ -235,9 +238,58 @@ class Incidents:
                 found.append(ref)
         return [u for u in dict.fromkeys(found) if u and u != self.rt.bot_user_id]
 
-    async def _post_summary(self, incident_id: int, channel: str, thread_ts: str | None = None) -> str | None:
-        text, blocks = summary_message(await self.view(incident_id))
-        return await slack_messages.post(self.rt, channel, text, blocks, thread_ts=thread_ts)
+    async def _post_summary(self, inc: Incident, channel: str, thread_ts: str | None = None) -> str | None:
+        """The summary's ts when it is in the incident's place (to pin and keep current), else None."""
+        text, blocks = summary_message(await self.view(inc.id))
+        posted = await self.post_for(inc, "incident.summary", channel, text, blocks, thread_ts=thread_ts)
+        return posted.ts if posted.in_place else None
+
+    # ---- posting about an incident ---------------------------------------------------------------------------
+
+    async def post_for(self, inc: Incident, what: str, channel: str, text: str, blocks: list[dict] | None = None,
+                       *, thread_ts: str | None = None, elsewhere: str | None = None, move: bool = True) -> Posted:
+        """Post about ``inc`` (``what`` names the message: ``incident.summary``…). When Slack refuses it
+        there, it goes to the other place (``elsewhere``, by default the incidents channel for the
+        incident's own channel and the other way round) with a note, unless not ``move``; whatever did
+        not land cleanly where it was asked goes on the incident's timeline, besides the audit log and
+        the metrics."""
+        elsewhere = (elsewhere or self.other_place(inc, channel)) if move else None
+        posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts, what=what, subject=inc.ref,
+                                              elsewhere=elsewhere)
+        if posted.error:
+            await self._post_failed(inc.id, what, channel, posted)
+        return posted
+
+    def other_place(self, inc: Incident, channel: str | None) -> str | None:
+        """Where a post about ``inc`` goes when ``channel`` refuses it: the incidents channel for the
+        incident's own channel, the incident's own channel for the incidents channel (a thread: none)."""
+        own = inc.channel_id if inc.channel_id and not inc.thread_ts else None
+        if own and channel == own:
+            return self.channel
+        if self.channel and channel == self.channel:
+            return own
+        return None
+
+    async def _post_failed(self, incident_id: int, what: str, channel: str | None, outcome: Posted, *,
+                           edit: bool = False) -> None:
+        """On the timeline: which message, where, Slack's answer, and where it went instead (if anywhere)."""
+        await store.add_event(self.rt.store, incident_id, "post_failed",
+                              data={"what": what, "channel": channel or "", "error": outcome.error or "",
+                                    "fallback": outcome.fallback or "", "edit": edit,
+                                    "where": (outcome.channel or "") if outcome.fallback == "moved" else ""})
+
+    async def _summary_failed(self, incident_id: int, failed: Posted, text: str,
+                              blocks: list[dict]) -> Elsewhere | None:
+        """The pinned summary cannot be edited (told once per error by the pacer): a copy in the incidents
+        channel, kept current by the pacer, and a line on the timeline."""
+        inc = await store.get(self.rt.store, incident_id)
+        if inc is None:
+            return None
+        copy = await slack_messages.fail_over(self.rt, failed, text, blocks, what="incident.summary",
+                                              subject=inc.ref, elsewhere=self.other_place(inc, failed.channel))
+        outcome = failed if copy is None else Posted(copy.channel, copy.ts, failed.error, "moved")
+        await self._post_failed(incident_id, "incident.summary", failed.channel, outcome, edit=True)
+        return copy
 
     async def _pin(self, channel: str | None, ts: str) -> None:
         try:
@@ -310,8 +362,12 @@ class Incidents:
 
     # ---- actions --------------------------------------------------------------------------------------------
 
-    async def offer_rollback(self, incident_id: int, user: str, *, reason: str = "") -> str:
-        """Post an approval-gated rollback request in the incident (one at a time per incident)."""
+    async def offer_rollback(self, incident_id: int, user: str, *, reason: str = "", tell: Tell | None = None) -> str:
+        """Post an approval-gated rollback request in the incident (one at a time per incident).
+
+        ``tell`` reaches the person who asked (where the request went, when not in the incident). A request
+        that cannot be posted at all is cancelled: the incident's timeline says so, the button stays for
+        another try, and RequestNotPosted goes up for the caller to tell that person why."""
         inc = await self._with_channel(incident_id)
         if inc is None or not inc.is_open:
             return "closed"
@@ -329,7 +385,14 @@ class Incidents:
         try:
             req = await self.request_change(inc.service, user=user, channel=inc.channel_id, lang=inc.lang,
                                             reason=clean(reason, 200), source="incident", incident_id=str(inc.id),
-                                            thread_ts=inc.thread_ts)
+                                            thread_ts=inc.thread_ts, tell=tell)
+        except RequestNotPosted as exc:  # cancelled, nothing pending: a later click may work
+            await store.set_fields(self.rt.store, incident_id, rollback_request_id=previous, touch=False)
+            await store.add_event(self.rt.store, incident_id, "rollback_not_posted", actor=user,
+                                  data={"user": user, "failure": exc.failure,
+                                        "error": clean(str(exc.variables.get("error", "")), 100)})
+            await self.refresh(incident_id)
+            raise
         except RollbackRefused as exc:
             if exc.key == "rollback.refused.pending":  # someone asked with /rollback meanwhile
                 await store.set_fields(self.rt.store, incident_id, rollback_request_id=previous, touch=False)
@@ -542,7 +605,7 @@ class Incidents:
         inc = change.incident
         if inc.channel_id:
             text, blocks = proposal_message(inc, healthy_for)
-            await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts)
+            await self.post_for(inc, "incident.proposal", inc.channel_id, text, blocks, thread_ts=inc.thread_ts)
         await self.refresh(incident_id)
 
     # ---- resolving ----------------------------------------------------------------------------------------------
@@ -558,9 +621,12 @@ class Incidents:
         if inc.channel_id:
             view = await self.view(inc.id, with_names=True)
             text, blocks = final_summary_message(view)
-            ts = await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts)
+            final = await self.post_for(inc, "incident.final_summary", inc.channel_id, text, blocks,
+                                        thread_ts=inc.thread_ts)
+            ts = final.ts if final.in_place else None
             text, blocks = postmortem_message(view, postmortem_markdown(view))
-            await slack_messages.post(self.rt, inc.channel_id, text, blocks, thread_ts=inc.thread_ts or ts)
+            await self.post_for(inc, "incident.postmortem", inc.channel_id, text, blocks,
+                                thread_ts=inc.thread_ts or ts)
         await self._announce(inc, "resolved")
         if inc.channel_id and self.share_chart is not None:  # the picture last: every text is out already
             await self.share_chart(await self._health_chart(inc), inc.channel_id, inc.thread_ts or ts)
@@ -575,9 +641,9 @@ class Incidents:
         own_channel = inc.channel_id if inc.channel_id and not inc.thread_ts else None
         text = announcement_text(inc, kind, channel=own_channel)
         if self.channel:
-            await slack_messages.post(self.rt, self.channel, text)
+            await self.post_for(inc, "incident.announcement", self.channel, text)
         elif inc.channel_id and inc.thread_ts:
-            await slack_messages.post(self.rt, inc.channel_id, text, thread_ts=inc.thread_ts)
+            await self.post_for(inc, "incident.announcement", inc.channel_id, text, thread_ts=inc.thread_ts)
 
     # ---- the summary --------------------------------------------------------------------------------------------
 
@@ -585,7 +651,9 @@ class Incidents:
         """Ask for the pinned summary to show the incident as it is now (coalesced, paced)."""
         inc = await store.get(self.rt.store, incident_id)
         if inc is not None and inc.channel_id and inc.summary_ts:
-            self.pacer.request(inc.channel_id, inc.summary_ts, lambda: self._render_summary(incident_id))
+            self.pacer.request(inc.channel_id, inc.summary_ts, lambda: self._render_summary(incident_id),
+                               on_failure=lambda failed, text, blocks: self._summary_failed(incident_id, failed,
+                                                                                            text, blocks))
 
     async def _render_summary(self, incident_id: int) -> tuple[str, list[dict]]:
         return summary_message(await self.view(incident_id))

@@ -1,7 +1,7 @@
 """Sharing a file in a channel the way Slack takes files today (``files.upload`` is retired):
 ``files.getUploadURLExternal`` → POST the bytes to the URL it returns → ``files.completeUploadExternal``
-with ``channel_id`` (and ``thread_ts``). Failures are logged and counted, never raised: a chart is
-an addition to a message that stands alone."""
+with ``channel_id`` (and ``thread_ts``). Failures are logged, counted and audited (``post.record``),
+never raised: a chart is an addition to a message that stands alone, so there is no other fallback."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.charts.renderer import ChartFailed, ChartRenderer
 from bot.charts.spec import ChartSpec
 from bot.common import metrics
 from bot.common.redact import redact
+from bot.slack.post import Audit, Posted, record
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ UPLOAD_SECONDS = 20.0
 
 async def share_file(slack: AsyncWebClient, http: httpx.AsyncClient, *, channel: str, content: bytes,
                      filename: str, title: str, alt_text: str, thread_ts: str | None = None,
-                     comment: str | None = None) -> str | None:
+                     comment: str | None = None, audit: Audit | None = None) -> str | None:
     """Upload ``content`` and share it in ``channel`` (in ``thread_ts``'s thread); the file id, or None."""
     step = "files.getUploadURLExternal"
     try:
@@ -43,12 +44,16 @@ async def share_file(slack: AsyncWebClient, http: httpx.AsyncClient, *, channel:
         metrics.SLACK_CALLS.labels(step, "ok").inc()
         return file_id
     except SlackApiError as exc:
-        error = exc.response.get("error") or "error"
+        error = exc.response.get("error") or f"http_{exc.response.status_code}"
         metrics.SLACK_CALLS.labels(step, error).inc()
         logger.error("file upload failed at %s: %s", step, error, extra={"channel": channel})
     except Exception as exc:
-        metrics.SLACK_CALLS.labels(step, "unreachable").inc()
+        error = "timeout" if isinstance(exc, TimeoutError | httpx.TimeoutException) else "unreachable"
+        metrics.SLACK_CALLS.labels(step, error).inc()
         logger.error("file upload failed at %s: %s", step, redact(str(exc))[:300], extra={"channel": channel})
+    if audit is not None:
+        record(audit, what="chart", channel=channel, subject=filename[:64], outcome=Posted(channel, None, error),
+               method=step)
     return None
 
 
@@ -58,10 +63,12 @@ class ChartPoster:
     The message a chart illustrates is always posted first and stands alone: a missing chart costs
     the picture, never the finding."""
 
-    def __init__(self, slack: AsyncWebClient, http: httpx.AsyncClient, renderer: ChartRenderer | None) -> None:
+    def __init__(self, slack: AsyncWebClient, http: httpx.AsyncClient, renderer: ChartRenderer | None,
+                 audit: Audit | None = None) -> None:
         self.slack = slack
         self.http = http
         self.renderer = renderer  # None: CHATOPS_CHARTS=false
+        self.audit = audit
 
     async def share(self, spec: ChartSpec | None, channel: str | None, thread_ts: str | None = None) -> str | None:
         if self.renderer is None or spec is None or not channel or not spec.has_data():
@@ -72,4 +79,5 @@ class ChartPoster:
             logger.warning("no chart: %s", exc, extra={"chart": spec.filename})
             return None
         return await share_file(self.slack, self.http, channel=channel, content=png, filename=spec.filename,
-                                title=spec.title, alt_text=spec.alt, thread_ts=thread_ts, comment=spec.comment or None)
+                                title=spec.title, alt_text=spec.alt, thread_ts=thread_ts, comment=spec.comment or None,
+                                audit=self.audit)

@@ -63,13 +63,14 @@ class PublicUpdates:
         row = await updates.draft(self.rt.store, inc, text=words, user=user, lang=inc.lang)
         channel = inc.channel_id
         message_text, blocks = draft_message(row, inc, self._public_name(inc))
-        ts = await slack_messages.post(self.rt, channel, message_text, blocks, thread_ts=inc.thread_ts) \
-            if channel else None
-        if ts is None:  # nobody could approve a draft nobody sees: close it rather than leave it pending
+        # Only where the incident's people look: a draft is withdrawn (and its writer told) rather than moved.
+        posted = await self.incidents.post_for(inc, "status.draft", channel, message_text, blocks,
+                                               thread_ts=inc.thread_ts, move=False) if channel else None
+        if not posted:  # nobody could approve a draft nobody sees: close it rather than leave it pending
             await updates.reject(self.rt.store, row.id, self.incidents.bot_actor)
             await tell(t("status.publish.not_posted", lang, ref=inc.ref))
             return "not_posted"
-        await updates.set_message(self.rt.store, row.id, channel, ts)
+        await updates.set_message(self.rt.store, row.id, posted.channel or channel, posted.ts)
         await self.incidents.refresh(inc.id)
         await tell(t("status.publish.drafted", lang, ref=inc.ref, channel=None if inc.thread_ts else channel))
         return "drafted"
@@ -102,7 +103,8 @@ class PublicUpdates:
         inc = await incident_store.get(self.rt.store, row.incident_id)
         if row.channel_id and row.message_ts and inc is not None:
             text, blocks = draft_message(row, inc, self._public_name(inc))
-            await slack_messages.update(self.rt, row.channel_id, row.message_ts, text, blocks)
+            await slack_messages.update(self.rt, row.channel_id, row.message_ts, text, blocks, what="status.draft",
+                                        subject=inc.ref, elsewhere=self.incidents.other_place(inc, row.channel_id))
         await self.incidents.refresh(row.incident_id)
         return "published" if approve else "rejected"
 
