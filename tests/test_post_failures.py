@@ -57,7 +57,7 @@ async def _start(make_bot, target, **settings):
 
 
 async def _send(bot, req) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         resp = await http.post(bot.slack_url, content=req.body, headers=req.headers)
     assert resp.status_code == 200, resp.text
 
@@ -71,23 +71,28 @@ async def _incident(bot, slack, signer, text: str = "open backend checkout retur
         # set up: the summary posted and pinned where it belongs, or (refused there) recorded as failed
         return inc if inc and inc.channel_id and (inc.summary_ts or await _failures(bot, "incident.summary")) \
             else None
-    return await eventually(set_up, timeout=15)
+    return await eventually(set_up, timeout=30)
 
 
 async def _failures(bot, what: str | None = None) -> list:
     """The audit rows of posts and edits that did not land where they were asked."""
-    await bot.rt.audit.flush()
+    await bot.rt.audit.flush(timeout=30)
     return [r for r in await audit.entries(bot.rt.store) if (r.outcome or "").startswith("post_failed")
             and (what is None or r.name == f"post:{what}")]
 
 
-async def _events(bot, incident_id: int, kind: str = "post_failed") -> list:
-    return [e for e in await store.timeline(bot.rt.store, incident_id) if e.kind == kind]
+async def _events(bot, incident_id: int, kind: str = "post_failed", *, at_least: int = 1) -> list:
+    """The incident's timeline events of ``kind``, once there are ``at_least`` of them (written just
+    after the audit row and the fallback post)."""
+    async def found():
+        events = [e for e in await store.timeline(bot.rt.store, incident_id) if e.kind == kind]
+        return events if len(events) >= at_least else None
+    return await eventually(found, timeout=30)
 
 
 async def _counted(bot, what: str, failure: str, fallback: str) -> float:
     """chatops_slack_post_failures_total for these labels, as GET /metrics serves it."""
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         body = (await http.get(bot.url + "/metrics")).text
     for family in text_string_to_metric_families(body):
         for sample in family.samples:
@@ -128,7 +133,7 @@ async def test_summary_refused_with_500_twice_goes_to_the_incidents_channel_once
     slack.server_error("chat.postMessage", count=2)  # the summary (the first post) and its one retry
     inc = await _incident(bot, slack, signer)
     [copy, announcement] = await slack.wait_for(lambda: len(slack.messages("C0INCIDENTS")) == 2
-                                                and slack.messages("C0INCIDENTS"), timeout=10)
+                                                and slack.messages("C0INCIDENTS"), timeout=30)
     assert f"I couldn't post this in <#{inc.channel_id}>: Slack did not accept it (http_500)" in _note(copy)
     assert "INC-1 · Investigating" in texts(copy) and "Timeline: 1 events" in texts(copy)
     assert f"<#{inc.channel_id}>" in announcement["text"] and "I couldn't" not in announcement["text"]
@@ -137,7 +142,7 @@ async def test_summary_refused_with_500_twice_goes_to_the_incidents_channel_once
     assert tries == [500, 500]  # one retry, bounded
     assert (await store.get(bot.rt.store, inc.id)).summary_ts is None  # nothing to pin or edit there
 
-    [row] = await eventually(lambda: _failures(bot, "incident.summary"), timeout=5)
+    [row] = await eventually(lambda: _failures(bot, "incident.summary"), timeout=30)
     assert (row.kind, row.outcome, row.subject, row.channel_id) == (
         "system", "post_failed:unavailable:http_500", "INC-1", inc.channel_id)
     assert "posted in C0INCIDENTS instead" in row.detail
@@ -159,8 +164,9 @@ async def test_one_500_is_retried_in_place_and_is_not_a_failure(make_bot, slack,
     inc = await _incident(bot, slack, signer)
     assert inc.summary_ts in slack.pins(inc.channel_id)
     assert [m["ts"] for m in slack.messages(inc.channel_id)] == [inc.summary_ts]  # posted once
-    await eventually(lambda: len(slack.messages("C0INCIDENTS")) == 1, timeout=5)
-    assert await _failures(bot) == [] and await _events(bot, inc.id) == []
+    await eventually(lambda: len(slack.messages("C0INCIDENTS")) == 1, timeout=30)
+    assert await _failures(bot) == []
+    assert [e for e in await store.timeline(bot.rt.store, inc.id) if e.kind == "post_failed"] == []
 
 
 async def test_429_past_the_client_retries_is_waited_out_then_moved_past_the_bound(make_bot, slack, signer, target):
@@ -175,10 +181,10 @@ async def test_429_past_the_client_retries_is_waited_out_then_moved_past_the_bou
     assert tries[:5] == [429, 429, 429, 429, 200] and inc.summary_ts in slack.pins(inc.channel_id)
 
     moved = await eventually(lambda: _saying(slack, inc.channel_id, "couldn't post this in <#C0INCIDENTS>"),
-                             timeout=20)
+                             timeout=30)
     assert len(moved) == 1 and "Slack did not accept it (ratelimited)" in _note(moved[0])
     assert "INC-1" in texts(moved[0]) and slack.messages("C0INCIDENTS") == []
-    [row] = await eventually(lambda: _failures(bot), timeout=5)
+    [row] = await eventually(lambda: _failures(bot), timeout=30)
     assert (row.name, row.outcome, row.channel_id) == ("post:incident.announcement",
                                                         "post_failed:unavailable:ratelimited", "C0INCIDENTS")
     assert [e.data["what"] for e in await _events(bot, inc.id)] == ["incident.announcement"]
@@ -197,12 +203,12 @@ async def test_archived_incident_channel(make_bot, slack, signer, target):
 
     await _send(bot, signer.slash_command("/incident", "note INC-1 the pool size env var is new", user_id="U0ANA",
                                           channel_id="C0GENERAL", response_url=slack.response_url()))
-    [copy] = await eventually(lambda: _saying(slack, "C0INCIDENTS", "can't update my message"), timeout=10)
+    [copy] = await eventually(lambda: _saying(slack, "C0INCIDENTS", "can't update my message"), timeout=30)
     assert f"I can't update my message in <#{inc.channel_id}>: the channel is archived" in _note(copy)
     assert "Unarchive it" in _note(copy) and "INC-1 · Investigating" in texts(copy)
     [update] = [c for c in slack.calls_to("chat.update") if c.params.get("channel") == inc.channel_id][-1:]
     assert update.response["error"] == "is_inactive"
-    [row] = await eventually(lambda: _failures(bot, "incident.summary"), timeout=5)
+    [row] = await eventually(lambda: _failures(bot, "incident.summary"), timeout=30)
     assert row.outcome == "post_failed:archived:is_inactive" and "posted in C0INCIDENTS instead" in row.detail
     [event] = await _events(bot, inc.id)
     assert (event.data["edit"], event.data["fallback"]) == (True, "moved")
@@ -220,15 +226,15 @@ async def test_archived_incident_channel(make_bot, slack, signer, target):
     # Resolved: the final summary and the postmortem go to the incidents channel, each once.
     await _send(bot, signer.slash_command("/incident", "resolve INC-1 the pool size env var", user_id="U0ANA",
                                           channel_id="C0GENERAL", response_url=slack.response_url()))
-    final = await eventually(lambda: _saying(slack, "C0INCIDENTS", "Time to detect"), timeout=10)
-    postmortem = await eventually(lambda: _saying(slack, "C0INCIDENTS", "# Postmortem"), timeout=10)
+    final = await eventually(lambda: _saying(slack, "C0INCIDENTS", "Time to detect"), timeout=30)
+    postmortem = await eventually(lambda: _saying(slack, "C0INCIDENTS", "# Postmortem"), timeout=30)
     assert len(final) == 1 and len(postmortem) == 1
     assert f"I couldn't post this in <#{inc.channel_id}>: the channel is archived" in _note(final[0])
-    outcomes = {r.name: r.outcome for r in await eventually(lambda: _failures(bot), timeout=5)}
+    outcomes = {r.name: r.outcome for r in await eventually(lambda: _failures(bot), timeout=30)}
     assert outcomes["post:incident.final_summary"] == outcomes["post:incident.postmortem"] == \
         "post_failed:archived:is_archived"
-    await eventually(lambda: _saying(slack, "C0INCIDENTS", "resolved"), timeout=5)
-    what = [e.data["what"] for e in await _events(bot, inc.id)]
+    await eventually(lambda: _saying(slack, "C0INCIDENTS", "resolved"), timeout=30)
+    what = [e.data["what"] for e in await _events(bot, inc.id, at_least=3)]
     assert what == ["incident.summary", "incident.final_summary", "incident.postmortem"]
     assert slack.messages(inc.channel_id) == [slack.message(inc.channel_id, inc.summary_ts)]  # nothing new there
     _no_secret(await _failures(bot))
@@ -273,10 +279,10 @@ async def test_announcement_in_a_private_incidents_channel_the_bot_was_removed_f
     bot = await _start(make_bot, target)
     inc = await _incident(bot, slack, signer)
     [moved] = await eventually(lambda: _saying(slack, inc.channel_id, "couldn't post this in <#C0INCIDENTS>"),
-                               timeout=10)
+                               timeout=30)
     assert "it is a private channel I'm not in" in _note(moved) and "/invite <@U0BOT>" in _note(moved)
     assert "INC-1" in moved["text"]
-    [row] = await eventually(lambda: _failures(bot, "incident.announcement"), timeout=5)
+    [row] = await eventually(lambda: _failures(bot, "incident.announcement"), timeout=30)
     assert row.outcome == "post_failed:private:channel_not_found"
     [event] = await _events(bot, inc.id)
     assert (event.data["channel"], event.data["where"]) == ("C0INCIDENTS", inc.channel_id)
@@ -294,11 +300,11 @@ async def test_bot_removed_from_the_incident_channel_and_not_allowed_to_join(mak
     slack.fail("conversations.join", "missing_scope", count=5)
     await _send(bot, signer.slash_command("/incident", "resolve INC-1 a bad env var", user_id="U0ANA",
                                           channel_id="C0GENERAL", response_url=slack.response_url()))
-    final = await eventually(lambda: _saying(slack, "C0INCIDENTS", "Time to detect"), timeout=10)
+    final = await eventually(lambda: _saying(slack, "C0INCIDENTS", "Time to detect"), timeout=30)
     assert len(final) == 1
     assert f"I couldn't post this in <#{inc.channel_id}>: I'm not a member of that channel" in _note(final[0])
     assert "/invite <@U0BOT>" in _note(final[0])
-    rows = await eventually(lambda: _failures(bot, "incident.final_summary"), timeout=5)
+    rows = await eventually(lambda: _failures(bot, "incident.final_summary"), timeout=30)
     assert [r.outcome for r in rows] == ["post_failed:not_in_channel:not_in_channel"]
     joins = slack.calls_to("conversations.join")
     assert joins and all(c.params["channel"] == inc.channel_id for c in joins)
@@ -320,16 +326,16 @@ async def test_alert_proposal_in_an_archived_channel_goes_to_the_incidents_chann
                                                                                    target):
     bot = await _start(make_bot, target)
     await _alert(bot, "alertmanager_firing.json")
-    inc = await eventually(lambda: _with_summary(bot), timeout=10)
+    inc = await eventually(lambda: _with_summary(bot), timeout=30)
     await bot.chatops.incidents.pacer.idle()
     slack.workspace.archive(inc.channel_id)
     await _alert(bot, "alertmanager_resolved.json")
-    [proposal] = await eventually(lambda: _saying(slack, "C0INCIDENTS", "couldn't post this"), timeout=10)
+    [proposal] = await eventually(lambda: _saying(slack, "C0INCIDENTS", "couldn't post this"), timeout=30)
     assert ActionId.INCIDENT_RESOLVE in action_ids(proposal)  # it can be resolved from there
     assert f"I couldn't post this in <#{inc.channel_id}>: the channel is archived" in _note(proposal)
-    rows = await eventually(lambda: _failures(bot, "alert.resolution"), timeout=5)
+    rows = await eventually(lambda: _failures(bot, "alert.resolution"), timeout=30)
     assert [r.outcome for r in rows] == ["post_failed:archived:is_archived"]
-    assert "alert.resolution" in [e.data["what"] for e in await _events(bot, inc.id)]
+    assert "alert.resolution" in [e.data["what"] for e in await _events(bot, inc.id, at_least=2)]
     # The summary (which offers Resolve too now) cannot be edited there either: one copy beside it.
     await bot.chatops.incidents.pacer.idle()
     assert len(_saying(slack, "C0INCIDENTS", "couldn't post this")) == 1
@@ -342,11 +348,11 @@ async def test_alert_opening_an_incident_with_the_incidents_channel_answering_50
     bot = await _start(make_bot, target)
     slack.server_error("chat.postMessage", count=2, channel="C0INCIDENTS")  # the announcement and its retry
     await _alert(bot, "alertmanager_firing.json")
-    inc = await eventually(lambda: _with_summary(bot), timeout=10)
+    inc = await eventually(lambda: _with_summary(bot), timeout=30)
     [moved] = await eventually(lambda: _saying(slack, inc.channel_id, "couldn't post this in <#C0INCIDENTS>"),
-                               timeout=10)
+                               timeout=30)
     assert "Slack did not accept it (http_500)" in _note(moved) and "INC-1" in moved["text"]
-    rows = await eventually(lambda: _failures(bot), timeout=5)
+    rows = await eventually(lambda: _failures(bot), timeout=30)
     assert [(r.name, r.outcome) for r in rows] == [("post:incident.announcement", "post_failed:unavailable:http_500")]
     # Each message once: the summary in the incident's channel, the announcement beside it, none in #incidents.
     assert [m["ts"] for m in slack.messages(inc.channel_id)] == [inc.summary_ts, moved["ts"]]
@@ -390,7 +396,7 @@ async def _rollback_incident(make_bot, slack, signer, rollback_env, extra: str):
         current = await store.get(bot.rt.store, inc.id)
         message = slack.message(current.channel_id, current.summary_ts)
         return message if message and ActionId.INCIDENT_ROLLBACK in action_ids(message) else None
-    summary = await eventually(offered, timeout=15)
+    summary = await eventually(offered, timeout=30)
     await bot.chatops.incidents.pacer.idle()
     return bot, inc, summary, offered
 
@@ -403,7 +409,7 @@ async def _click_rollback(bot, slack, signer, inc, summary, user: str = "U0ANA")
 
 
 async def _click_outcomes(bot) -> list[str] | None:
-    await bot.rt.audit.flush()
+    await bot.rt.audit.flush(timeout=30)
     rows = [r.outcome for r in await audit.entries(bot.rt.store) if r.name == ActionId.INCIDENT_ROLLBACK.value]
     return rows if rows and "received" not in rows else None
 
@@ -421,10 +427,10 @@ async def test_request_rollback_click_refused_by_slack_tells_the_clicker(make_bo
     slack.server_error("chat.postMessage", count=1, channel=inc.channel_id)
     await _click_rollback(bot, slack, signer, inc, summary)
     said = await eventually(lambda: _told(slack, "Slack did not accept the rollback request for `backend`"),
-                            timeout=10)
+                            timeout=30)
     assert "(http_500)" in said and "Nothing is pending" in said and "click Request rollback again" in said
     assert "/rollback backend` in <#C0INCIDENTS>" in said
-    assert await eventually(lambda: _click_outcomes(bot), timeout=5) == ["rollback_not_posted:unavailable"]
+    assert await eventually(lambda: _click_outcomes(bot), timeout=30) == ["rollback_not_posted:unavailable"]
     [req] = await _requests(bot)
     assert req.status == actions.CANCELLED and await actions.pending_for(bot.rt.store, "backend", "rollback") is None
     [event] = await _events(bot, inc.id, "rollback_not_posted")
@@ -433,10 +439,10 @@ async def test_request_rollback_click_refused_by_slack_tells_the_clicker(make_bo
     assert slack.messages("C0INCIDENTS")[1:] == []  # Slack was failing: nothing else was tried
 
     # The button is still there, and a second click (Slack answering again) posts the request once.
-    summary = await eventually(offered, timeout=5)
+    summary = await eventually(offered, timeout=30)
     await _click_rollback(bot, slack, signer, inc, summary)
     request = await eventually(lambda: [m for m in slack.messages(inc.channel_id)
-                                        if ActionId.ROLLBACK_APPROVE in action_ids(m)], timeout=10)
+                                        if ActionId.ROLLBACK_APPROVE in action_ids(m)], timeout=30)
     assert len(request) == 1
     assert (await _requests(bot))[-1].status == actions.PENDING
 
@@ -446,12 +452,12 @@ async def test_request_rollback_click_in_an_archived_channel_is_posted_in_the_in
     bot, inc, summary, _ = await _rollback_incident(make_bot, slack, signer, rollback_env, RAILWAY_INCIDENTS)
     slack.workspace.archive(inc.channel_id)
     await _click_rollback(bot, slack, signer, inc, summary)
-    said = await eventually(lambda: _told(slack, "so I posted it in <#C0INCIDENTS> for approval"), timeout=10)
+    said = await eventually(lambda: _told(slack, "so I posted it in <#C0INCIDENTS> for approval"), timeout=30)
     assert "an archived channel" in said
     request = await eventually(lambda: [m for m in slack.messages("C0INCIDENTS")
-                                        if ActionId.ROLLBACK_APPROVE in action_ids(m)], timeout=10)
+                                        if ActionId.ROLLBACK_APPROVE in action_ids(m)], timeout=30)
     assert len(request) == 1
-    assert await eventually(lambda: _click_outcomes(bot), timeout=5) == ["rollback_requested"]
+    assert await eventually(lambda: _click_outcomes(bot), timeout=30) == ["rollback_requested"]
     [req] = await _requests(bot)
     assert (req.status, req.channel_id) == (actions.PENDING, "C0INCIDENTS")
 
@@ -463,10 +469,10 @@ async def test_request_rollback_click_with_nowhere_to_post_tells_the_clicker_in_
     slack.workspace.archive(inc.channel_id)
     await _click_rollback(bot, slack, signer, inc, summary, user="U0ESP")  # Slack locale es-ES
     said = await eventually(lambda: _told(slack, "No pude publicar la solicitud de rollback para `backend`"),
-                            timeout=10)
+                            timeout=30)
     assert "en el canal de INC-1: está archivado" in said and "No queda nada pendiente" in said
     assert "Pídelo con `/rollback backend` en otro canal" in said
-    assert await eventually(lambda: _click_outcomes(bot), timeout=5) == ["rollback_not_posted:archived"]
+    assert await eventually(lambda: _click_outcomes(bot), timeout=30) == ["rollback_not_posted:archived"]
     [req] = await _requests(bot)
     assert req.status == actions.CANCELLED
     assert [e.data["failure"] for e in await _events(bot, inc.id, "rollback_not_posted")] == ["archived"]
@@ -499,11 +505,12 @@ async def test_a_refused_message_goes_out_shortened_as_plain_text_in_place(make_
     slack.fail("chat.postMessage", "msg_too_long", count=1, channel=inc.channel_id)
     await _send(bot, signer.slash_command("/incident", "resolve INC-1 the pool", user_id="U0ANA",
                                           channel_id="C0GENERAL", response_url=slack.response_url()))
-    final = await eventually(lambda: [m for m in slack.messages(inc.channel_id)[1:] if not m["blocks"]], timeout=10)
+    final = await eventually(lambda: [m for m in slack.messages(inc.channel_id)[1:] if not m["blocks"]], timeout=30)
     assert len(final) == 1 and "INC-1" in final[0]["text"]
-    outcomes = {r.name: r.outcome for r in await eventually(lambda: _failures(bot, "incident.final_summary"))}
+    outcomes = {r.name: r.outcome for r in await eventually(lambda: _failures(bot, "incident.final_summary"),
+                                                                 timeout=30)}
     assert outcomes == {"post:incident.final_summary": "post_failed:refused:msg_too_long"}
-    [event] = [e for e in await _events(bot, inc.id) if e.data["what"] == "incident.final_summary"]
+    [event] = [e for e in await _events(bot, inc.id, at_least=2) if e.data["what"] == "incident.final_summary"]
     assert "shortened to plain text" in event_text(event, "en")
     assert slack.messages("C0INCIDENTS")[1:] and not _saying(slack, "C0INCIDENTS", "couldn't post")  # not moved
 
