@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ack_latency.py
 	$(VENV)/bin/python bench/probe.py
+	$(VENV)/bin/python bench/probe_cpu.py
 	$(VENV)/bin/python bench/cli_startup.py
 	$(VENV)/bin/python bench/charts.py
 
