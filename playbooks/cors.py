@@ -47,10 +47,10 @@ def _answer(fetched: Fetched) -> Answer:
 
 async def _live(ctx: PlaybookContext, path: str, origin: str) -> tuple[Outcome, Outcome]:
     preflight, get = await asyncio.gather(
-        attempt(ev.request(ctx, path, method="OPTIONS", headers={
+        attempt(lambda: ev.request(ctx, path, method="OPTIONS", headers={
             "Origin": origin, "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "content-type"})),
-        attempt(ev.request(ctx, path, headers={"Origin": origin})))
+        attempt(lambda: ev.request(ctx, path, headers={"Origin": origin})))
     return (Outcome(_answer(preflight.value)) if preflight.ok else preflight,
             Outcome(_answer(get.value)) if get.ok else get)
 
@@ -136,7 +136,7 @@ async def run(ctx: PlaybookContext) -> Finding:
     path = spec.path if spec else DEFAULT_PATH
     origins = list(dict.fromkeys(cors_rules.normalise_origin(o) for o in ctx.service.frontend_origins))
     found, running, *live = await asyncio.gather(
-        attempt(ev.variables(ctx)), attempt(_running_allowlist(ctx, path)),
+        attempt(lambda: ev.variables(ctx)), attempt(lambda: _running_allowlist(ctx, path)),
         *(_live(ctx, path, origin) for origin in origins))
     env: dict[str, str] = dict(found.value) if found.ok else {}
     allowlist = cors_rules.build(env) if found.ok else None

@@ -72,7 +72,7 @@ class Facts:
 
 
 async def _url(ctx: PlaybookContext, facts: Facts) -> None:
-    found = await attempt(ev.variables(ctx))
+    found = await attempt(lambda: ev.variables(ctx))
     if not found.ok:
         facts.url_error = found.error
         return
@@ -89,8 +89,8 @@ async def _url(ctx: PlaybookContext, facts: Facts) -> None:
 
 
 async def _postgres(ctx: PlaybookContext, facts: Facts) -> None:
-    found, deployment = await asyncio.gather(attempt(ev.database_variables(ctx)),
-                                             attempt(ev.database_deployment(ctx)))
+    found, deployment = await asyncio.gather(attempt(lambda: ev.database_variables(ctx)),
+                                             attempt(lambda: ev.database_deployment(ctx)))
     if found.ok:
         urls: dict[str, DbUrl] = {}
         for name in ("DATABASE_URL", "DATABASE_PUBLIC_URL"):
@@ -122,8 +122,8 @@ def _store(outcome: Outcome) -> tuple[Any, str | None]:
 async def gather_facts(ctx: PlaybookContext) -> Facts:
     facts = Facts()
     _, _, ready, live, logs = await asyncio.gather(
-        _url(ctx, facts), _postgres(ctx, facts), attempt(_endpoint(ctx, "readiness")),
-        attempt(_endpoint(ctx, "db")), attempt(ev.log_scan(ctx, LOG_FILTERS)))
+        _url(ctx, facts), _postgres(ctx, facts), attempt(lambda: _endpoint(ctx, "readiness")),
+        attempt(lambda: _endpoint(ctx, "db")), attempt(lambda: ev.log_scan(ctx, LOG_FILTERS)))
     facts.ready, facts.ready_error = _store(ready)
     facts.live, facts.live_error = _store(live)
     if logs.ok:

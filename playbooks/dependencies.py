@@ -91,7 +91,7 @@ def others_text(ctx: PlaybookContext, errors: list[ConnectionErrors]) -> str:
 
 
 async def _from_variables(ctx: PlaybookContext) -> Dependencies | None:
-    found = await attempt(ev.variables(ctx))
+    found = await attempt(lambda: ev.variables(ctx))
     if not found.ok:
         return None
     database = redis = None
@@ -115,7 +115,7 @@ async def _from_config(ctx: PlaybookContext) -> Dependencies:
     spec = ev.endpoint_for(ctx, "config")
     if spec is None:
         return Dependencies()
-    answered = await attempt(ev.get_shared(ctx, spec.path))
+    answered = await attempt(lambda: ev.get_shared(ctx, spec.path))
     body = ev.json_body(answered.value) if answered.ok else None
     if not isinstance(body, dict):
         return Dependencies()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,9 +47,14 @@ class Outcome:
         return self.error is None
 
 
-async def attempt(awaitable: Awaitable[Any]) -> Outcome:
+async def attempt(read: Callable[[], Awaitable[Any]]) -> Outcome:
+    """``read()``'s value, or why it could not be read.
+
+    ``read`` is a factory, not a coroutine already made: a playbook cancelled before this starts (an
+    incident's evidence cut short at shutdown, a playbook out of time) then leaves no coroutine behind
+    that was never awaited."""
     try:
-        return Outcome(await awaitable)
+        return Outcome(await read())
     except Unavailable as exc:
         return Outcome(error=str(exc))
     except ChatopsError as exc:  # RailwayError and friends: already a safe sentence

@@ -38,7 +38,8 @@ def _length_seen(ctx: PlaybookContext, n: int | None) -> str:
 
 async def run(ctx: PlaybookContext) -> Finding:
     service = ctx.service.name
-    found, logs = await asyncio.gather(attempt(ev.variables(ctx)), attempt(ev.log_scan(ctx, LOG_FILTERS)))
+    found, logs = await asyncio.gather(attempt(lambda: ev.variables(ctx)),
+                                       attempt(lambda: ev.log_scan(ctx, LOG_FILTERS)))
     evidence: list[Evidence] = []
     jwt_ok = key_ok = None
     fallback = False

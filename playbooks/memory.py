@@ -195,7 +195,8 @@ def _deployment_evidence(ctx: PlaybookContext, deployments: list[Deployment]) ->
 async def run(ctx: PlaybookContext) -> Finding:
     service = ctx.service.name
     metrics, deployments, logs = await asyncio.gather(
-        attempt(ev.metrics(ctx, 60)), attempt(ev.deployments(ctx, 10)), attempt(ev.log_scan(ctx, LOG_FILTERS)))
+        attempt(lambda: ev.metrics(ctx, 60)), attempt(lambda: ev.deployments(ctx, 10)),
+        attempt(lambda: ev.log_scan(ctx, LOG_FILTERS)))
     evidence: list[Evidence] = []
     facts: dict[str, Any] = {}
     if metrics.ok:

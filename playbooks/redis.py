@@ -90,7 +90,7 @@ def effective(variables: Any) -> tuple[str, str] | None:
 
 
 async def _url(ctx: PlaybookContext, facts: Facts) -> None:
-    found = await attempt(ev.variables(ctx))
+    found = await attempt(lambda: ev.variables(ctx))
     if not found.ok:
         facts.url_error = found.error
         return
@@ -107,7 +107,8 @@ async def _url(ctx: PlaybookContext, facts: Facts) -> None:
 
 
 async def _redis_service(ctx: PlaybookContext, facts: Facts) -> None:
-    found, deployment = await asyncio.gather(attempt(ev.redis_variables(ctx)), attempt(ev.redis_deployment(ctx)))
+    found, deployment = await asyncio.gather(attempt(lambda: ev.redis_variables(ctx)),
+                                             attempt(lambda: ev.redis_deployment(ctx)))
     if found.ok:
         urls: dict[str, RedisUrl] = {}
         for name in ("REDIS_URL", "REDIS_PUBLIC_URL"):
@@ -134,8 +135,9 @@ async def _report(ctx: PlaybookContext) -> tuple[str, Judgement]:
 
 async def gather_facts(ctx: PlaybookContext) -> Facts:
     facts = Facts()
-    _, _, report, logs = await asyncio.gather(_url(ctx, facts), _redis_service(ctx, facts), attempt(_report(ctx)),
-                                              attempt(ev.log_scan(ctx, LOG_FILTERS)))
+    _, _, report, logs = await asyncio.gather(_url(ctx, facts), _redis_service(ctx, facts),
+                                              attempt(lambda: _report(ctx)),
+                                              attempt(lambda: ev.log_scan(ctx, LOG_FILTERS)))
     if report.ok:
         facts.report = report.value
     else:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
+import warnings
 from collections.abc import AsyncIterator
 
 import httpx
@@ -119,3 +122,26 @@ async def test_all_real_playbooks_run_concurrently_against_a_slow_railway() -> N
     assert [f.playbook for f in findings] == ["db", "redis", "cors", "jwt", "memory"]
     assert all(f.verdict == "ok" for f in findings), [(f.playbook, f.cause) for f in findings if f.verdict != "ok"]
     assert elapsed < 0.7 * sum(f.elapsed_ms for f in findings) / 1000, (elapsed, [f.elapsed_ms for f in findings])
+
+
+async def test_playbooks_cancelled_at_any_step_leave_no_coroutine_unawaited() -> None:
+    """An incident's evidence cut short at shutdown cancels the playbooks wherever they are. Cancelled
+    right after a playbook started its ``asyncio.gather`` of evidence, ``attempt(ev.variables(ctx))``
+    used to leave the ``variables`` coroutine made but never awaited (a RuntimeWarning for each such
+    coroutine). ``attempt`` takes a factory now, so nothing is made before it runs."""
+    async with environment() as env:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            for steps in range(6):  # cancel after 0, 1, … loop iterations: the playbooks' first steps
+                task = asyncio.create_task(run_playbooks(ALL, env.context(db_timeout=0.3), timeout=10))
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                gc.collect()
+        unawaited = sorted({str(w.message) for w in seen if "never awaited" in str(w.message)})
+        assert unawaited == []
+        # The same playbooks still run whole when nobody cancels them.
+        findings = await run_playbooks(ALL, env.context(db_timeout=0.3), timeout=10)
+    assert [f.playbook for f in findings] == ["db", "redis", "cors", "jwt", "memory"]
