@@ -1,14 +1,20 @@
 """Fault injection through the real bot: Slack (429, 5xx, hang) on each Web API method the bot uses,
-response_url failures, Railway (5xx, timeout, GraphQL errors, 429) on each query and mutation, the
-database dropped and restored, and a target that hangs. Each case asserts that the person is told,
-nothing is lost (the audit row and the request's state say what happened) and nothing runs twice.
+response_url failures, Railway (5xx, timeout, GraphQL errors, 429) on each query and mutation the bot
+and its CLI verbs send, the database dropped and restored or hung (accepting connections, answering
+nothing), and a target that hangs. Each case asserts that the person is told, nothing is lost (the
+audit row and the request's state say what happened) and nothing runs twice.
 
-Timeouts are configured short (Slack and Railway calls: 0.5 s) so a hang costs the suite little.
+Timeouts are configured short (Slack and Railway calls: 0.5 s, database statements: 1 s) so a hang
+costs the suite little.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,7 +24,7 @@ from bot.slack.action_ids import ActionId
 from bot.store import actions, audit
 from bot.store import incidents as incident_store
 from tests.conftest import eventually
-from tests.rollback_env import CURRENT
+from tests.rollback_env import CURRENT, RAILWAY_TOKEN
 from tests.tcp_proxy import TcpProxy
 
 CHANNEL = "C0OPS"
@@ -251,8 +257,27 @@ QUERY_CASES = {
     "EnvironmentLogs": ("/logs", "backend --since 1h", "Logs of backend"),
     "Variables": ("/diagnose", "jwt backend", "jwt"),
     "Metrics": ("/diagnose", "memory backend", "memory"),
+    "DeploymentLogs": ("/logs", f"backend --deployment {CURRENT}", "Logs of backend"),
+    # The playbooks read the serving deployment (serviceInstance) before its logs.
+    "ServiceInstance": ("/diagnose", "jwt backend", "jwt"),
 }
 RAILWAY_KINDS = ["server_error", "slow", "graphql_error"]
+# What the person reads for each fault: the 502 page, the client's timeout, the gateway's GraphQL error
+# (HTTP 200, {"data": null, "errors": [{"message": "Problem processing request", "traceId": …}]}).
+FAULT_SAID = {"server_error": "HTTP 502", "slow": "did not answer within",
+              "graphql_error": "Problem processing request"}
+PROJECT_TOKEN = "demo-project-token"  # the demo world's token for ivan-reseller / production
+
+
+def _faulted(railway, operation: str, kind: str) -> list:
+    """The requests for ``operation`` that met the injected fault."""
+    return [c for c in railway.calls if c.operation_name == operation and c.fault == kind]
+
+
+def _clean(said: str) -> None:
+    """Told clearly: no traceback, no token."""
+    assert "Traceback" not in said
+    assert RAILWAY_TOKEN not in said and PROJECT_TOKEN not in said
 
 
 def _railway_fault(railway, kind: str, operation: str, count: int | None = None) -> None:
@@ -267,8 +292,11 @@ async def test_railway_query_failing_the_person_is_told(make_bot, slack, signer,
     _railway_fault(rollback_env.railway, kind, operation)
     await _command(bot, slack, signer, command, text)
     said = await _told(slack, "Railway")
+    said = await _told(slack, FAULT_SAID[kind])  # the fault itself, not just a word every answer has
+    _clean(said)
     if command != "/diagnose":  # a playbook reports what it could not read as part of its findings
         assert healthy not in said
+    assert _faulted(rollback_env.railway, operation, kind)  # the command really sends this query
     assert await eventually(lambda: _audit_outcomes(bot, command))  # the outcome is recorded, not lost
     # Live afterwards: the same command answers once Railway does.
     rollback_env.railway.clear_faults()
@@ -335,6 +363,135 @@ async def test_railway_mutation_failing_runs_at_most_once_and_says_so(make_bot, 
     await _post(bot, again)
     await _told(slack, "already", "nothing changed")
     assert len(railway.mutations(operation[0].lower() + operation[1:])) == len(sent)
+
+
+async def _approve_again_changes_nothing(bot, slack, signer, railway, done, request_id: str, mutation: str) -> None:
+    """Nothing runs twice: a second approval of a finished request is refused and sends nothing."""
+    sent = len(railway.mutations(mutation))
+    await bot.rt.jobs.join()
+    message = slack.message(CHANNEL, done.message_ts)
+    again = signer.block_actions(ActionId.ROLLBACK_APPROVE.value, request_id, user_id="U0MAY", channel_id=CHANNEL,
+                                 message_ts=done.message_ts, message=message,
+                                 response_url=slack.response_url("actions", channel=CHANNEL,
+                                                                 message_ts=done.message_ts))
+    await _post(bot, again)
+    await _told(slack, "already", "nothing changed")
+    assert len(railway.mutations(mutation)) == sent
+
+
+async def _system_outcomes(bot, name: str) -> list[str]:
+    await bot.rt.audit.flush()
+    return [r.outcome for r in await audit.entries(bot.rt.store) if r.kind == "system" and r.name == name]
+
+
+@pytest.mark.parametrize("count", [1, None], ids=["once", "until_cleared"])
+@pytest.mark.parametrize("kind", RAILWAY_KINDS)
+async def test_railway_deployment_query_failing_while_a_rollback_is_followed(make_bot, slack, signer, rollback_env,
+                                                                             kind, count):
+    """``deployment(id)`` is how the runner follows the deployment a rollback created: Railway took the
+    change already, so a failed read is read again, and only reads failing in a row end it as lost track
+    (not "refused", not retried: it ran once)."""
+    bot = await _start(make_bot, rollback_env)
+    railway = rollback_env.railway
+    message = await _request_message(bot, slack, signer)
+    request_id = _request_id(message)
+    _railway_fault(railway, kind, "Deployment", count=count)
+    await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _final(bot, request_id), timeout=40)
+    assert _faulted(railway, "Deployment", kind)
+    assert len(railway.mutations("deploymentRollback")) == 1
+    if count == 1:  # one hiccup: followed to the end, verified
+        assert (done.status, done.verdict) == (actions.SUCCEEDED, "healthy")
+        said = await _told(slack, "Rolled back and healthy")
+    else:
+        assert (done.status, done.verdict) == (actions.FAILED, "lost_track")
+        assert done.new_deployment_id and FAULT_SAID[kind] in done.detail
+        said = await _told(slack, "I won't send it again")
+        assert FAULT_SAID[kind] in said and done.new_deployment_id in said
+    _clean(said)
+    assert await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value)) == ["approved"]
+    assert await _system_outcomes(bot, "railway.deploymentRollback") == ["ok"]
+    await _approve_again_changes_nothing(bot, slack, signer, railway, done, request_id, "deploymentRollback")
+
+
+@pytest.mark.parametrize("kind", RAILWAY_KINDS)
+async def test_railway_deployment_logs_failing_after_a_rollback_the_verdict_says_so(make_bot, slack, signer,
+                                                                                   rollback_env, kind):
+    """The verification reads the new deployment's logs (``deploymentLogs``): unreadable, the verdict says
+    they were not checked instead of calling them clean."""
+    bot = await _start(make_bot, rollback_env)
+    railway = rollback_env.railway
+    message = await _request_message(bot, slack, signer)
+    request_id = _request_id(message)
+    _railway_fault(railway, kind, "DeploymentLogs")
+    await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _final(bot, request_id), timeout=40)
+    assert _faulted(railway, "DeploymentLogs", kind)
+    assert done.status == actions.SUCCEEDED and "logs not checked: Railway did not return them" in done.detail
+    said = await _told(slack, "logs not checked: Railway did not return them")
+    _clean(said)
+    assert "no errors" not in said
+    assert len(railway.mutations("deploymentRollback")) == 1
+    assert await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value)) == ["approved"]
+    await _approve_again_changes_nothing(bot, slack, signer, railway, done, request_id, "deploymentRollback")
+
+
+@pytest.mark.parametrize("kind", RAILWAY_KINDS)
+async def test_railway_project_token_query_failing_the_person_is_told(make_bot, slack, signer, rollback_env, kind):
+    """With a project token (RAILWAY_TOKEN) the bot finds a service's ids through ``projectToken``."""
+    railway = rollback_env.railway
+    _railway_fault(railway, kind, "ProjectToken")  # from the start: the bot may read it while starting
+    bot = await _start(make_bot, rollback_env, RAILWAY_TOKEN=PROJECT_TOKEN)
+    await _command(bot, slack, signer, "/rollback", "backend list")
+    said = await _told(slack, FAULT_SAID[kind])
+    _clean(said)
+    assert CURRENT[:8] not in said
+    assert _faulted(railway, "ProjectToken", kind)
+    assert await eventually(lambda: _audit_outcomes(bot, "/rollback")) == ["error"]
+    railway.clear_faults()  # Railway answers again: so does the bot (a failed lookup is not cached)
+    before = len(_delivered(slack))
+    await _command(bot, slack, signer, "/rollback", "backend list")
+    await eventually(lambda: len(_delivered(slack)) > before or None, timeout=15)
+    assert CURRENT[:8] in json.dumps(_delivered(slack)[before:], ensure_ascii=False)
+    assert {c.auth for c in railway.calls} == {"project"}
+    assert railway.mutations() == []
+
+
+CLI_CASES = {
+    # operation: (argv after ``chatops``, what a healthy answer prints)
+    "ProjectToken": (["railway", "deployments", "backend"], CURRENT),
+    "DeploymentLogs": (["logs", "backend", "--deployment", CURRENT, "--since", "30d"], "Logs of backend"),
+}
+
+
+async def _chatops(tmp_path: Path, rollback_env, *argv: str) -> tuple[int, str, str]:
+    """The real ``chatops`` entry point in a child process (a project token, calls bounded at 0.5 s)."""
+    services = tmp_path / "chatops.toml"
+    services.write_text(rollback_env.config(), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAILWAY_", "CHATOPS_", "SLACK_", "DATABASE_"))}
+    env.update(CHATOPS_CONFIG=str(services), CHATOPS_LANGUAGE="en", RAILWAY_API_URL=rollback_env.railway.graphql_url,
+               RAILWAY_TOKEN=PROJECT_TOKEN, CHATOPS_RAILWAY_TIMEOUT_SECONDS="0.5", NO_COLOR="1")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("kind", RAILWAY_KINDS)
+@pytest.mark.parametrize("operation", list(CLI_CASES))
+async def test_railway_query_failing_the_cli_verb_says_so_and_exits_1(rollback_env, tmp_path, operation, kind):
+    argv, healthy = CLI_CASES[operation]
+    _railway_fault(rollback_env.railway, kind, operation)
+    code, out, err = await _chatops(tmp_path, rollback_env, *argv)
+    assert (code, out) == (1, ""), err
+    sentence = err.strip().splitlines()[-1]  # after any "retry" warnings: the one sentence that says why
+    assert sentence.startswith("chatops: ") and FAULT_SAID[kind] in sentence
+    _clean(out + err)
+    assert _faulted(rollback_env.railway, operation, kind)
+    rollback_env.railway.clear_faults()
+    code, out, err = await _chatops(tmp_path, rollback_env, *argv)
+    assert code == 0 and healthy in out, err
 
 
 # ---- the database -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ GOOD_PAST = {"SUCCESS", "REMOVED"}  # Railway marks the replaced deployment REMO
 NEVER_TARGET = {"FAILED", "CRASHED", "SKIPPED"}
 TERMINAL_OK = {"SUCCESS"}
 TERMINAL_BAD = {"FAILED", "CRASHED", "REMOVED", "SKIPPED"}
+FOLLOW_READ_FAILURES = 3  # Railway reads in a row that may fail while following a change it took
 MUTATIONS = {"rollback": "deploymentRollback", "redeploy": "deploymentRedeploy", "restart": "deploymentRestart"}
 
 
@@ -145,35 +146,41 @@ class ActionRunner:
 
     async def follow(self, req: actions.ActionRequest, ids: ServiceIds, before: set[str],
                      report: Reporter) -> actions.ActionRequest | None:
+        """Poll Railway until the new deployment ends. Railway took the change already, so a read that fails
+        is polled again; after FOLLOW_READ_FAILURES in a row the change ends as ``lost_track`` (never
+        "refused": it ran)."""
         deadline = time.monotonic() + self.follow_timeout
         new_id = req.new_deployment_id
         status = None
-        try:
-            while new_id is None:
-                new = [d for d in await self.railway.deployments(ids, limit=20) if d.id not in before]
-                if new:
-                    new_id = new[0].id
-                    await actions.set_new_deployment(self.store, req.id, new_id)
-                    await actions.log_event(self.store, req.id, "railway.deployment.created",
-                                            data={"deployment": new_id})
-                    break
-                if time.monotonic() > deadline:
-                    return await self._fail(req, "timeout", "", report)
-                await asyncio.sleep(self.poll_interval)
-            while True:
-                dep = await self.railway.deployment(new_id)
-                if dep.status != status:
-                    status = dep.status
-                    await actions.log_event(self.store, req.id, "railway.deployment.status",
-                                            data={"deployment": new_id, "status": status})
-                    await report(Progress("deploying", status=status, deployment_id=new_id))
-                if status in TERMINAL_OK or status in TERMINAL_BAD:
-                    break
-                if time.monotonic() > deadline:
-                    return await self._fail(req, "timeout", status or "", report, deployment_id=new_id)
-                await asyncio.sleep(self.poll_interval)
-        except RailwayError as exc:
-            return await self._fail(req, "railway_error", str(exc), report, deployment_id=new_id)
+        failures = 0
+        while True:
+            try:
+                if new_id is None:
+                    new = [d for d in await self.railway.deployments(ids, limit=20) if d.id not in before]
+                    if new:
+                        new_id = new[0].id
+                        await actions.set_new_deployment(self.store, req.id, new_id)
+                        await actions.log_event(self.store, req.id, "railway.deployment.created",
+                                                data={"deployment": new_id})
+                        continue
+                else:
+                    dep = await self.railway.deployment(new_id)
+                    if dep.status != status:
+                        status = dep.status
+                        await actions.log_event(self.store, req.id, "railway.deployment.status",
+                                                data={"deployment": new_id, "status": status})
+                        await report(Progress("deploying", status=status, deployment_id=new_id))
+                    if status in TERMINAL_OK or status in TERMINAL_BAD:
+                        break
+                failures = 0
+            except RailwayError as exc:
+                failures += 1
+                logger.warning("following %s: Railway read %d failed: %s", req.id, failures, exc)
+                if failures >= FOLLOW_READ_FAILURES:
+                    return await self._fail(req, "lost_track", str(exc), report, deployment_id=new_id)
+            if time.monotonic() > deadline:
+                return await self._fail(req, "timeout", status or "", report, deployment_id=new_id)
+            await asyncio.sleep(self.poll_interval)
         if status in TERMINAL_BAD:
             return await self._fail(req, "deploy_failed", status, report, deployment_id=new_id)
         await report(Progress("verifying", status=status, deployment_id=new_id))

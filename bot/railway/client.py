@@ -135,6 +135,8 @@ class RailwayClient:
 
     @classmethod
     def from_settings(cls, settings: Any, http: httpx.AsyncClient, **kwargs: Any) -> RailwayClient:
+        """The client the settings describe (the CLI verbs' too: CHATOPS_RAILWAY_TIMEOUT_SECONDS bounds each call)."""
+        kwargs.setdefault("timeout", settings.CHATOPS_RAILWAY_TIMEOUT_SECONDS)
         return cls(http, settings.RAILWAY_API_URL, api_token=settings.RAILWAY_API_TOKEN,
                    project_token=settings.RAILWAY_TOKEN, lang=settings.CHATOPS_LANGUAGE, **kwargs)
 
