@@ -122,7 +122,7 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 def build_runtime(settings: Settings, config: ServicesFile, *, http: httpx.AsyncClient,
                   railway: RailwayClient | None) -> Runtime:
     """The shared infrastructure (the composition root, ``bot.main``, builds the rest on it)."""
-    store = Store(settings.DATABASE_URL)
+    store = Store(settings.DATABASE_URL, statement_timeout=settings.CHATOPS_DB_TIMEOUT_SECONDS)
     slack = build_slack_client(settings)
     return Runtime(
         settings=settings,

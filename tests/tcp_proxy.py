@@ -1,4 +1,5 @@
-"""A loopback TCP forwarder a test can cut and restore, to make a real database 'go away'."""
+"""A loopback TCP forwarder a test can cut and restore, to make a real database 'go away', or stall and
+resume, to make it 'hang': connections stay open (new ones are accepted) but no byte passes either way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ class TcpProxy:
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self.held = 0  # chunks that arrived while stalled (the peer spoke and got no answer)
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port or 0)
@@ -27,9 +31,19 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.close()
         self._writers.clear()
+        self._flowing.set()
 
     async def restore(self) -> None:
         await self.start()
+
+    def stall(self) -> None:
+        """Accept and keep connections, but pass nothing on: a server that never answers."""
+        self.held = 0
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Pass on what was held, in order, and everything after it."""
+        self._flowing.set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -42,6 +56,9 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    if not self._flowing.is_set():
+                        self.held += 1
+                        await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.close()

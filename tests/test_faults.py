@@ -538,6 +538,109 @@ async def test_rollback_during_a_database_outage_is_refused_clearly_then_runs_on
     assert outcomes == ["error", "approved"]
 
 
+# A database that accepts connections (and keeps them) but never answers: statements are bounded at 1 s
+# (CHATOPS_DB_TIMEOUT_SECONDS; asyncpg gives up a second later) instead of waiting forever.
+DB_HANGS = {"CHATOPS_DB_TIMEOUT_SECONDS": 1}
+
+
+async def _get(bot, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=60) as http:  # the bound: an answer at all, never a hang
+        return await http.get(bot.url + path)
+
+
+def _reports(slack) -> list[dict]:
+    return [p for p in _delivered(slack) if p.get("response_type") == "in_channel"]
+
+
+async def test_a_database_that_never_answers_health_still_reports_and_no_audit_row_is_lost(
+        proxied_pg, make_bot, slack, signer, rollback_env):
+    proxy, url = proxied_pg
+    bot = await _start(make_bot, rollback_env, database_url=url, **DB_HANGS)
+    await _command(bot, slack, signer, "/health", "backend")
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=15) == ["ok"]
+    proxy.stall()
+    await _command(bot, slack, signer, "/health", "backend")
+    # The person gets the probe report: saving probe history and the audit row are bookkeeping.
+    reports = await eventually(lambda: _reports(slack) if len(_reports(slack)) == 2 else None, timeout=30)
+    assert "backend" in json.dumps(reports[1]) and "went wrong" not in json.dumps(reports[1])
+    ready = await _get(bot, "/ready")
+    assert ready.status_code == 503 and ready.json()["reason"] == "database unreachable"
+    assert proxy.held  # the bot did speak to the database, and heard nothing back
+    # The /health row waits in the audit writer's backlog (and /metrics shows it), not dropped.
+    assert bot.rt.audit.backlog >= 1
+    gauge = next(line for line in (await _get(bot, "/metrics")).text.splitlines()
+                 if line.startswith("chatops_audit_backlog "))
+    assert float(gauge.split()[1]) >= 1
+    proxy.resume()  # the database answers again: so does everything
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=30) == ["ok", "ok"]
+    assert (await eventually(lambda: _ready(bot), timeout=30)).json() == {"status": "ready"}
+    await _command(bot, slack, signer, "/health", "backend")
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=30) == ["ok", "ok", "ok"]
+    assert len(_reports(slack)) == 3
+
+
+async def _ready(bot) -> httpx.Response | None:
+    answer = await _get(bot, "/ready")
+    return answer if answer.status_code == 200 else None
+
+
+async def test_a_rollback_approved_while_the_database_never_answers_is_refused_clearly_then_runs_once(
+        proxied_pg, make_bot, slack, signer, rollback_env):
+    proxy, url = proxied_pg
+    bot = await _start(make_bot, rollback_env, database_url=url, **DB_HANGS)
+    message = await _request_message(bot, slack, signer)
+    request_id = _request_id(message)
+    assert await eventually(lambda: _audit_outcomes(bot, "/rollback")) == ["requested"]  # its work all done
+    proxy.stall()
+    await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    # Told, within the bound, that the decision could not be recorded; nothing ran.
+    said = await _told(slack, f"`{ActionId.ROLLBACK_APPROVE.value}`: the bot's database did not answer in time, "
+                              "so this could not be recorded", timeout=60)
+    _clean(said)
+    assert rollback_env.railway.mutations() == []
+    proxy.resume()
+    await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _final(bot, request_id), timeout=40)
+    assert done.status == actions.SUCCEEDED
+    assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+    outcomes = await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value), timeout=30)
+    assert outcomes == ["error", "approved"]
+
+
+async def test_the_database_hanging_before_a_rollback_is_recorded_as_sent_it_is_never_sent(
+        proxied_pg, make_bot, slack, signer, rollback_env):
+    """Approved and started, the runner reads Railway's deployments (slowed down here) and then records
+    that it sends the mutation; the database stops answering in between. The mutation is not sent
+    without that record: the person is told at once, and the request ends interrupted once the database
+    answers, so nothing can start it later."""
+    proxy, url = proxied_pg
+    railway = rollback_env.railway
+    bot = await _start(make_bot, rollback_env, database_url=url, CHATOPS_RAILWAY_TIMEOUT_SECONDS=15, **DB_HANGS)
+    message = await _request_message(bot, slack, signer)
+    request_id = _request_id(message)
+    assert await eventually(lambda: _audit_outcomes(bot, "/rollback")) == ["requested"]
+    railway.inject("slow", operation="Deployments", count=None, delay=3.0)
+
+    def runner_reading() -> list:  # the runner's read before the mutation asks for 50 deployments
+        return [c for c in _faulted(railway, "Deployments", "slow") if c.variables.get("first") == 50]
+
+    await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    await eventually(runner_reading, timeout=30)
+    proxy.stall()
+    said = await _told(slack, "was not sent to Railway", timeout=60)
+    _clean(said)
+    assert railway.mutations() == []
+    proxy.resume()
+    railway.clear_faults()
+    done = await eventually(lambda: _final(bot, request_id), timeout=40)
+    assert done.status == actions.INTERRUPTED and "not sent to Railway" in done.detail
+    await _told(slack, "Interrupted")
+    assert railway.mutations() == []
+    assert await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value), timeout=30) == ["approved"]
+    assert await _system_outcomes(bot, "railway.deploymentRollback") == ["not_sent"]
+    await _approve_again_changes_nothing(bot, slack, signer, railway, done, request_id, "deploymentRollback")
+
+
 # ---- the target -------------------------------------------------------------------------------------------
 
 

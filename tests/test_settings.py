@@ -13,7 +13,7 @@ from bot.config.settings import database_url_for_sqlalchemy, load_settings
 @pytest.mark.parametrize(("name", "value"), [
     ("SLACK_BOT_TOKEN", "not-a-token-but-secret-ish"), ("SLACK_APP_TOKEN", "xoxb-wrong-kind-of-token"),
     ("PORT", "70000"), ("DATABASE_URL", "mysql://u:hunter2@h/d"), ("SLACK_API_URL", "ftp://x"),
-    ("LOG_LEVEL", "LOUD"), ("CHATOPS_LANGUAGE", "fr"),
+    ("LOG_LEVEL", "LOUD"), ("CHATOPS_LANGUAGE", "fr"), ("CHATOPS_DB_TIMEOUT_SECONDS", "0"),
 ])
 def test_a_malformed_setting_names_the_variable_and_not_its_value(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
@@ -37,6 +37,38 @@ def test_database_urls_as_people_and_railway_write_them(given, expected):
 def test_sslmode_becomes_asyncpgs_ssl_argument():
     url, args = database_url_for_sqlalchemy("postgresql://u@h/d?sslmode=require")
     assert "sslmode" not in url and args == {"ssl": "require"}
+
+
+async def test_the_database_timeout_bounds_postgresql_and_the_pool(pg_url):
+    """CHATOPS_DB_TIMEOUT_SECONDS reaches the bot's store: PostgreSQL's statement_timeout on every connection
+    (a statement running past it is cancelled and reported as the database not answering in time) and the
+    wait for a pooled connection. A server that never answers is tests/test_faults.py's."""
+    import httpx
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.config.services import ServicesFile
+    from bot.runtime import build_runtime
+    from bot.store import StoreUnavailable
+
+    assert load_settings(_env_file=None, DATABASE_URL=pg_url).CHATOPS_DB_TIMEOUT_SECONDS == 10
+    settings = load_settings(_env_file=None, DATABASE_URL=pg_url, CHATOPS_DB_TIMEOUT_SECONDS="0.5")
+    async with httpx.AsyncClient() as http:
+        rt = build_runtime(settings, ServicesFile(), http=http, railway=None)
+        try:
+            async with rt.store.session() as session:
+                assert (await session.execute(text("SHOW statement_timeout"))).scalar() == "500ms"
+            assert rt.store.engine.pool.timeout() == 0.5
+            with pytest.raises(StoreUnavailable):
+                async with rt.store.session() as session:
+                    await session.execute(text("SELECT pg_sleep(5)"))
+            with pytest.raises(DBAPIError):  # a statement refused is not the database being away
+                async with rt.store.session() as session:
+                    await session.execute(text("SELECT 1 / 0"))
+            async with rt.store.session() as session:  # the connection is fine afterwards
+                assert (await session.execute(text("SELECT 1"))).scalar() == 1
+        finally:
+            await rt.store.dispose()
 
 
 def test_the_language_follows_the_system_locale_unless_set(monkeypatch):

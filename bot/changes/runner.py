@@ -19,7 +19,7 @@ from bot.common.errors import ChatopsError
 from bot.railway import RailwayClient
 from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
 from bot.railway.models import Deployment, ServiceIds
-from bot.store import Store, actions
+from bot.store import Store, StoreUnavailable, actions
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ def deployment_summary(dep: Deployment | None) -> dict:
             "commit_hash": dep.commit_hash, "commit_message": dep.commit_message, "branch": dep.branch}
 
 
+class ChangeNotRecorded(Exception):
+    """The database did not answer before the mutation was sent, so it was not sent: a change never runs
+    without its exactly-once record (the request's ``running`` state and its ``….sent`` event)."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """One step the runner reports: ``stage`` names it, ``status`` is Railway's when known."""
@@ -103,7 +108,11 @@ class ActionRunner:
     audit: Callable[..., None] | None = None
 
     async def run(self, request_id: str, ids: ServiceIds, report: Reporter) -> actions.ActionRequest | None:
-        started = await actions.start(self.store, request_id)
+        """Raises ChangeNotRecorded when the database does not answer before the mutation is sent."""
+        try:
+            started = await actions.start(self.store, request_id)
+        except StoreUnavailable as exc:
+            raise ChangeNotRecorded(request_id) from exc
         if not started.won:  # someone else runs it, or it is no longer approved
             return started.request
         req = started.request
@@ -113,7 +122,10 @@ class ActionRunner:
             before = {d.id for d in await self.railway.deployments(ids, limit=50)}
         except RailwayError as exc:
             return await self._fail(req, "railway_error", str(exc), report)
-        await actions.log_event(self.store, req.id, f"railway.{mutation}.sent", data={"target": target_id})
+        try:
+            await actions.log_event(self.store, req.id, f"railway.{mutation}.sent", data={"target": target_id})
+        except StoreUnavailable as exc:
+            raise ChangeNotRecorded(request_id) from exc
         try:
             accepted = await self._mutate(req.action, target_id)
         except (RailwayTimeout, RailwayServerError) as exc:

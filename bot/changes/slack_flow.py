@@ -7,6 +7,7 @@ who acted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -16,7 +17,9 @@ from bot.changes.approvers import ApproverDirectory
 from bot.changes.events import ChangeEvents
 from bot.changes.render import deployments_message, rollback_message
 from bot.changes.runner import (
+    MUTATIONS,
     ActionRunner,
+    ChangeNotRecorded,
     Progress,
     RollbackRefused,
     check_explicit_target,
@@ -32,10 +35,11 @@ from bot.i18n import CatalogueError, t
 from bot.railway.models import ServiceIds
 from bot.runtime import Runtime
 from bot.slack import post as slack_messages
-from bot.store import actions
+from bot.store import StoreUnavailable, actions
 
 Tell = Callable[[str], Awaitable[None]]  # an ephemeral sentence to the person who acted
 logger = logging.getLogger(__name__)
+NOT_RECORDED_RETRY_SECONDS = 1.0  # how often a change that could not be recorded tries to mark itself interrupted
 
 
 class ChangeKind(Protocol):
@@ -269,8 +273,33 @@ class RollbackFlow:
             rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req.id))
             return "approved"
         ids = await self._ids(self.service(req.service))
-        rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
+        rt.spawn(f"rollback-{req.id}", self._run(req, ids))
         return "approved"
+
+    async def _run(self, req: actions.ActionRequest, ids: ServiceIds) -> None:
+        """Run the change; if the database did not answer before its mutation, say that it was not sent."""
+        try:
+            await self.runner.run(req.id, ids, self._reporter(req.id))
+        except ChangeNotRecorded:
+            await self._not_recorded(req)
+
+    async def _not_recorded(self, req: actions.ActionRequest) -> None:
+        """Say at once, in the request's thread (Slack needs no database), that the change was not sent; audit
+        it (the row waits in the writer's backlog); mark the request interrupted as soon as the database
+        answers, so it can never start later (a restart runs approved requests)."""
+        detail = t("rollback.not_recorded", req.lang)
+        if req.channel_id:
+            await slack_messages.post(self.rt, req.channel_id, t("rollback.interrupted", req.lang, detail=detail),
+                                      thread_ts=req.message_ts)
+        self.rt.audit.received(kind="system", name=f"railway.{MUTATIONS[req.action]}", outcome="not_sent",
+                               detail="the database did not answer before it was sent", subject=req.id,
+                               arguments=req.target_deployment.get("id", ""))
+        while True:
+            try:
+                await self._interrupt(req.id, detail)
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
 
     async def _run_kind(self, kind: ChangeKind, request_id: str, *, resume: bool = False) -> None:
         """A registered kind's run (or its resume after a restart); an exception fails the request."""
@@ -347,7 +376,7 @@ class RollbackFlow:
                 continue
             ids = await self._ids(self.service(req.service))
             if req.status == actions.APPROVED:
-                rt.spawn(f"rollback-{req.id}", self.runner.run(req.id, ids, self._reporter(req.id)))
+                rt.spawn(f"rollback-{req.id}", self._run(req, ids))
             elif req.new_deployment_id:
                 if req.channel_id:
                     await slack_messages.post(rt, req.channel_id,

@@ -64,6 +64,10 @@ class Settings(BaseModel):
     # Following a rollback's new deployment: poll interval and bound (seconds).
     CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
     CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # The bot's PostgreSQL: how long one statement may take (PostgreSQL's statement_timeout, and asyncpg's
+    # command_timeout a second later for a server that accepts connections but never answers) and the
+    # wait for a pooled connection. A write that runs out of time is kept or retried, never lost.
+    CHATOPS_DB_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Audit rows the database refuses even after repair, or still queued at shutdown (JSON lines).
     CHATOPS_AUDIT_SPILL_PATH: Path = Path("chatops-audit-spill.jsonl")
     # The HTTP server: a connection must send complete request headers within HEADER seconds (of

@@ -1,5 +1,5 @@
 """Persistent state: audit log, probe history, approvals, incidents (SQLAlchemy 2 async)."""
 
-from bot.store.db import Store
+from bot.store.db import Store, StoreUnavailable
 
-__all__ = ["Store"]
+__all__ = ["Store", "StoreUnavailable"]
