@@ -290,7 +290,7 @@ class RollbackFlow:
         detail = t("rollback.not_recorded", req.lang)
         if req.channel_id:
             await slack_messages.post(self.rt, req.channel_id, t("rollback.interrupted", req.lang, detail=detail),
-                                      thread_ts=req.message_ts)
+                                      thread_ts=req.message_ts, what="change.note", subject=req.id)
         self.rt.audit.received(kind="system", name=f"railway.{MUTATIONS[req.action]}", outcome="not_sent",
                                detail="the database did not answer before it was sent", subject=req.id,
                                arguments=req.target_deployment.get("id", ""))
