@@ -379,10 +379,6 @@ class RailwayClient:
         """Runtime logs (Railway caps ``limit`` at 5000); ``filter`` uses Railway's log filter syntax."""
         return await self._logs("DeploymentLogs", "deploymentLogs", deployment_id, filter, limit, start, end)
 
-    async def build_logs(self, deployment_id: str, filter: str | None = None, limit: int = 500,
-                         start: datetime | None = None, end: datetime | None = None) -> list[LogLine]:
-        return await self._logs("BuildLogs", "buildLogs", deployment_id, filter, limit, start, end)
-
     async def _logs(self, operation: str, field: str, deployment_id: str, filter: str | None, limit: int,
                     start: datetime | None, end: datetime | None) -> list[LogLine]:
         data = await self._request(operation, {

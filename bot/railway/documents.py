@@ -115,14 +115,6 @@ query DeploymentLogs($deploymentId: String!, $filter: String, $limit: Int,
 }}
 """
 
-BUILD_LOGS = f"""
-query BuildLogs($deploymentId: String!, $filter: String, $limit: Int,
-                $startDate: DateTime, $endDate: DateTime) {{
-  buildLogs(deploymentId: $deploymentId, filter: $filter, limit: $limit,
-            startDate: $startDate, endDate: $endDate) {{ {_LOG_FIELDS} }}
-}}
-"""
-
 ENVIRONMENT_LOGS = f"""
 query EnvironmentLogs($environmentId: String!, $filter: String, $anchorDate: String,
                       $beforeDate: String, $afterDate: String, $beforeLimit: Int) {{
@@ -206,7 +198,6 @@ ALL_DOCUMENTS: dict[str, str] = {
     "DeploymentRedeploy": DEPLOYMENT_REDEPLOY,
     "DeploymentRestart": DEPLOYMENT_RESTART,
     "DeploymentLogs": DEPLOYMENT_LOGS,
-    "BuildLogs": BUILD_LOGS,
     "EnvironmentLogs": ENVIRONMENT_LOGS,
     "Variables": VARIABLES,
     "Metrics": METRICS,
