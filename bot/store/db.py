@@ -67,6 +67,7 @@ class Store:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine.pool, "invalidate", _sqlite_release_locks)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._ping_timeout = ping_timeout
 
@@ -121,6 +122,23 @@ async def _end(session: AsyncSession, *, commit: bool) -> None:
         await (session.commit() if commit else session.rollback())
     finally:
         await session.close()
+
+
+def _sqlite_release_locks(dbapi_conn, _record, _error) -> None:
+    """Roll back a SQLite connection the pool is discarding, before it is closed.
+
+    A task cancelled mid-statement makes SQLAlchemy invalidate the connection; closing it leaves
+    SQLite's ``close_v2`` a zombie while the cancelled statement is unfinalized (until the garbage
+    collector reaches the cursor), and the zombie keeps the transaction's write lock: every other
+    writer then waited the 30 s busy timeout and failed with "database is locked". The rollback is
+    queued on the connection's own thread after the statement, so it runs even if this task is
+    cancelled again."""
+    try:
+        dbapi_conn.rollback()
+    except BaseException as error:  # outside a greenlet (garbage collection) there is nothing to await
+        logger.debug("could not roll back a discarded SQLite connection: %r", error)
+        if isinstance(error, asyncio.CancelledError):
+            raise
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
