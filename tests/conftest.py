@@ -133,6 +133,23 @@ async def make_bot(slack, sqlite_url, tmp_path) -> AsyncIterator[Callable]:
             pytest.fail(f"the bot did not stop within {BOT_STOP_BOUND:g} s; tasks still running: {', '.join(stuck)}")
 
 
+def count_calls(obj: object, name: str) -> Callable[[], int]:
+    """Count the calls made from now on to the async method ``obj.<name>``.
+
+    A bound measured in the object's own steps (renewals, heartbeats) rather than in seconds: a busy
+    machine delays each step, so it cannot make the count larger."""
+    calls = 0
+    original = getattr(obj, name)
+
+    async def counted(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return await original(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return lambda: calls
+
+
 async def eventually(predicate: Callable, timeout: float = 5.0, interval: float = 0.02):
     """Poll ``predicate`` (sync or async) until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

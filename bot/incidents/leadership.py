@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
@@ -61,8 +61,7 @@ class LeaseRow:
                 return True
         try:
             async with self.store.session() as session:
-                session.add(Lease(name=self.name, holder=self.holder,
-                                  expires_at=utcnow() + timedelta(seconds=self.ttl)))
+                await session.execute(insert(Lease).values(name=self.name, holder=self.holder, expires_at=expires))
         except IntegrityError:
             return False
         return True
@@ -70,7 +69,7 @@ class LeaseRow:
     async def release(self) -> None:
         """Give the lease up at once (a clean shutdown), so another replica need not wait for it to expire."""
         stmt = (update(Lease).where(Lease.name == self.name, Lease.holder == self.holder)
-                .values(expires_at=utcnow() - timedelta(seconds=1)))
+                .values(expires_at=self._now() - timedelta(seconds=1)))
         async with self.store.session() as session:
             await session.execute(stmt)
 
