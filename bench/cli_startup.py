@@ -118,7 +118,7 @@ def render(runs: int, floor: Timed, top_help: Timed, health_help: Timed, probe: 
             cli[0] <= probe + HEALTH_MARGIN_S),
         "",
         "A verb imports its libraries inside its run function, so `--help` loads none of Bolt, SQLAlchemy, "
-        "aiohttp, pydantic or the demo (tests/test_cli_startup.py checks which modules each command line loads).",
+        "aiohttp, httpx or the demo (tests/test_cli_startup.py checks which modules each command line loads).",
     ]) + "\n"
 
 

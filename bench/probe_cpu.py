@@ -83,9 +83,9 @@ class Target:
 
 def _prober(http: httpx.AsyncClient) -> Prober:
     """As ``bot.runtime.build_runtime`` builds it, with the settings' defaults (no health auth)."""
-    fields = Settings.model_fields
-    return Prober(http, endpoint_timeout=fields["CHATOPS_PROBE_TIMEOUT_SECONDS"].default,
-                  total_timeout=fields["CHATOPS_PROBE_BUDGET_SECONDS"].default)
+    defaults = Settings()
+    return Prober(http, endpoint_timeout=defaults.CHATOPS_PROBE_TIMEOUT_SECONDS,
+                  total_timeout=defaults.CHATOPS_PROBE_BUDGET_SECONDS)
 
 
 async def _round(prober: Prober, services: list[ServiceConfig], kind: str, bound: int) -> list[ServiceReport]:

@@ -67,7 +67,7 @@ def load_config(settings: Settings) -> ServicesFile:
     """The services file (required only when ``CHATOPS_CONFIG`` was set explicitly), profiles checked."""
     from bot.probe.profiles import check_profiles
 
-    config = load_services(settings.CHATOPS_CONFIG, required="CHATOPS_CONFIG" in settings.model_fields_set)
+    config = load_services(settings.CHATOPS_CONFIG, required="CHATOPS_CONFIG" in settings.fields_set)
     check_profiles(config)
     return config
 

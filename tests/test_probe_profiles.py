@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_a_users_own_profile_file_relative_to_the_services_file(tmp_path):
     profile = load_profile("mine.toml", tmp_path)
     assert profile.name == "mine" and profile.endpoints[0].path == "/healthz"
     services = parse_services('[[services]]\nname = "api"\nurl = "http://x"\nprofile = "mine.toml"\n')
-    check_profiles(services.model_copy(update={"path": tmp_path / "chatops.toml"}))
+    check_profiles(replace(services, path=tmp_path / "chatops.toml"))
 
 
 @pytest.mark.parametrize(("body", "words"), [

@@ -1,7 +1,7 @@
 """``chatops``: the command-line entry point. Each verb is a module with ``register(subparsers)``.
 
 The CLI starts at once: a verb module imports only argparse-level things at the top and does its
-heavy imports (Bolt, SQLAlchemy, aiohttp, pydantic, the playbooks) inside its run function, so
+heavy imports (Bolt, SQLAlchemy, aiohttp, httpx, the playbooks) inside its run function, so
 ``chatops --help`` and ``chatops health --help`` load none of them (bench/cli_startup.py measures it).
 """
 

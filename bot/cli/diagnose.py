@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top, so ``chatops --help`` does not load the playbooks, httpx and pydantic.
+    # Imported here, not at the top, so ``chatops --help`` does not load the playbooks and httpx.
     from bot.common.errors import ChatopsError, ConfigError
     from bot.common.redact import redact
     from bot.config.services import load_services

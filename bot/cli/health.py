@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top, so ``chatops --help`` does not load pydantic, httpx and aiohttp.
+    # Imported here, not at the top, so ``chatops --help`` does not load httpx and aiohttp.
     import asyncio
+    from dataclasses import replace
 
     from bot.common.errors import ChatopsError, ConfigError
     from bot.config.services import load_services
@@ -58,7 +59,7 @@ async def run(args: argparse.Namespace) -> int:
             jobs = []
             for service, path in targets:
                 if args.profile and getattr(service, "configured", True):
-                    service = service.model_copy(update={"profile": args.profile})
+                    service = replace(service, profile=args.profile)
                 jobs.append(prober.probe_service(service, path))
             reports = list(await asyncio.gather(*jobs))
     except TargetError as exc:

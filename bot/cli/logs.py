@@ -40,7 +40,7 @@ def _command_text(args: argparse.Namespace) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top, so ``chatops --help`` does not load httpx, pydantic and graphql.
+    # Imported here, not at the top, so ``chatops --help`` does not load httpx and graphql.
     import httpx
 
     from bot.common.errors import ChatopsError, ConfigError

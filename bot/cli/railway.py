@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run_deployments(args: argparse.Namespace) -> int:
-    # Imported here, not at the top, so ``chatops --help`` does not load httpx, pydantic and graphql.
+    # Imported here, not at the top, so ``chatops --help`` does not load httpx and graphql.
     import httpx
 
     from bot.common.errors import ConfigError

@@ -7,13 +7,13 @@ provider's settings source, 5.6 MB of the serving process's memory for a dozen v
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from bot.common.errors import ConfigError
 from bot.common.redact import register_secret
+from bot.config.model import Invalid, Record, rule, validates
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 RAILWAY_DEFAULT_API_URL = "https://backboard.railway.com/graphql/v2"
@@ -36,8 +36,9 @@ _EXPECTS = {
 ENV_FILE = Path(".env")
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+@dataclass(kw_only=True)
+class Settings(Record):
+    extra = "ignore"
 
     SLACK_BOT_TOKEN: str | None = None
     SLACK_SIGNING_SECRET: str | None = None
@@ -47,11 +48,11 @@ class Settings(BaseModel):
     RAILWAY_API_URL: str = RAILWAY_DEFAULT_API_URL
     RAILWAY_API_TOKEN: str | None = None
     RAILWAY_TOKEN: str | None = None
-    PORT: int = Field(default=3000, ge=1, le=65535)
+    PORT: int = rule(default=3000, ge=1, le=65535)
     LOG_LEVEL: str = "INFO"
     CHATOPS_CONFIG: Path = Path("chatops.toml")
     # Terminal output's language: CHATOPS_LANGUAGE, else the system locale (LC_ALL, LC_MESSAGES, LANG).
-    CHATOPS_LANGUAGE: str = Field(default_factory=lambda: system_language())
+    CHATOPS_LANGUAGE: str = rule(default_factory=lambda: system_language())
     # Auth header sent to /api/system/health/detailed in the runbook profile (e.g. "Bearer …").
     CHATOPS_HEALTH_AUTH: str | None = None
     # Secret path token for Railway deployment webhooks (unsigned by Railway).
@@ -59,77 +60,70 @@ class Settings(BaseModel):
     # Secret path token for alerts from Alertmanager, UptimeRobot and others (``POST /alerts/<source>/<token>``).
     CHATOPS_ALERTS_TOKEN: str | None = None
     # Health probes: each endpoint's timeout, and the bound on a whole report (seconds).
-    CHATOPS_PROBE_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
-    CHATOPS_PROBE_BUDGET_SECONDS: float = Field(default=8.0, gt=0)
+    CHATOPS_PROBE_TIMEOUT_SECONDS: float = rule(default=5.0, gt=0)
+    CHATOPS_PROBE_BUDGET_SECONDS: float = rule(default=8.0, gt=0)
     # Following a rollback's new deployment: poll interval and bound (seconds).
-    CHATOPS_FOLLOW_POLL_SECONDS: float = Field(default=2.0, gt=0)
-    CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    CHATOPS_FOLLOW_POLL_SECONDS: float = rule(default=2.0, gt=0)
+    CHATOPS_FOLLOW_TIMEOUT_SECONDS: float = rule(default=600.0, gt=0)
     # The bot's PostgreSQL: how long one statement may take (PostgreSQL's statement_timeout, and asyncpg's
     # command_timeout a second later for a server that accepts connections but never answers) and the
     # wait for a pooled connection. A write that runs out of time is kept or retried, never lost.
-    CHATOPS_DB_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CHATOPS_DB_TIMEOUT_SECONDS: float = rule(default=10.0, gt=0)
     # Audit rows the database refuses even after repair, or still queued at shutdown (JSON lines).
     CHATOPS_AUDIT_SPILL_PATH: Path = Path("chatops-audit-spill.jsonl")
     # The HTTP server: a connection must send complete request headers within HEADER seconds (of
     # connecting, or of its previous answer: the keep-alive idle limit too) and a whole body within
     # BODY seconds; at most MAX_CONNECTIONS are open at once (more are answered 503 and closed).
-    CHATOPS_HTTP_HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
-    CHATOPS_HTTP_BODY_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
-    CHATOPS_HTTP_MAX_CONNECTIONS: int = Field(default=256, ge=1)
+    CHATOPS_HTTP_HEADER_TIMEOUT_SECONDS: float = rule(default=10.0, gt=0)
+    CHATOPS_HTTP_BODY_TIMEOUT_SECONDS: float = rule(default=10.0, gt=0)
+    CHATOPS_HTTP_MAX_CONNECTIONS: int = rule(default=256, ge=1)
     # How long one Slack Web API call may take before it is abandoned (and retried or reported).
-    CHATOPS_SLACK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    CHATOPS_SLACK_TIMEOUT_SECONDS: float = rule(default=10.0, gt=0)
     # How long one Railway API call may take (a mutation that times out is never retried).
-    CHATOPS_RAILWAY_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    CHATOPS_RAILWAY_TIMEOUT_SECONDS: float = rule(default=15.0, gt=0)
     # Work queue behind the acks.
-    CHATOPS_WORKERS: int = Field(default=10, ge=1, le=200)
-    CHATOPS_QUEUE_SIZE: int = Field(default=500, ge=1)
+    CHATOPS_WORKERS: int = rule(default=10, ge=1, le=200)
+    CHATOPS_QUEUE_SIZE: int = rule(default=500, ge=1)
     # Charts: on or off, and the bounds of the worker process that draws them.
     CHATOPS_CHARTS: bool = True
-    CHATOPS_CHART_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
-    CHATOPS_CHART_MEMORY_MB: int = Field(default=512, ge=128)
+    CHATOPS_CHART_TIMEOUT_SECONDS: float = rule(default=10.0, gt=0)
+    CHATOPS_CHART_MEMORY_MB: int = rule(default=512, ge=128)
 
-    @field_validator("SLACK_BOT_TOKEN")
-    @classmethod
-    def _bot_token(cls, v: str | None) -> str | None:
+    @validates("SLACK_BOT_TOKEN")
+    def _bot_token(v: str | None) -> str | None:
         if v and not v.startswith("xoxb-"):
             raise ValueError("bad prefix")
         return v
 
-    @field_validator("SLACK_APP_TOKEN")
-    @classmethod
-    def _app_token(cls, v: str | None) -> str | None:
+    @validates("SLACK_APP_TOKEN")
+    def _app_token(v: str | None) -> str | None:
         if v and not v.startswith("xapp-"):
             raise ValueError("bad prefix")
         return v
 
-    @field_validator("SLACK_API_URL", "RAILWAY_API_URL")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
+    @validates("SLACK_API_URL", "RAILWAY_API_URL")
+    def _http_url(v: str) -> str:
         if urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
             raise ValueError("not an http(s) URL")
         return v
 
-    @field_validator("SLACK_API_URL")
-    @classmethod
-    def _trailing_slash(cls, v: str) -> str:
+    @validates("SLACK_API_URL")
+    def _trailing_slash(v: str) -> str:
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("DATABASE_URL")
-    @classmethod
-    def _db_url(cls, v: str) -> str:
+    @validates("DATABASE_URL")
+    def _db_url(v: str) -> str:
         database_url_for_sqlalchemy(v)
         return v
 
-    @field_validator("LOG_LEVEL")
-    @classmethod
-    def _level(cls, v: str) -> str:
+    @validates("LOG_LEVEL")
+    def _level(v: str) -> str:
         if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("unknown level")
         return v.upper()
 
-    @field_validator("CHATOPS_LANGUAGE")
-    @classmethod
-    def _lang(cls, v: str) -> str:
+    @validates("CHATOPS_LANGUAGE")
+    def _lang(v: str) -> str:
         lang = v.split("_")[0].split(".")[0].lower()
         if lang not in ("en", "es"):
             raise ValueError("unsupported language")
@@ -182,7 +176,7 @@ def database_url_for_sqlalchemy(url: str) -> tuple[str, dict]:
 
 def settings_sources(env_file: str | Path | None) -> dict[str, str]:
     """The variables the settings name: from ``env_file`` when it exists, the environment over them."""
-    names = Settings.model_fields
+    names = {f.name for f in fields(Settings)}
     values: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values
@@ -196,10 +190,9 @@ def settings_sources(env_file: str | Path | None) -> dict[str, str]:
 def load_settings(_env_file: str | Path | None = ENV_FILE, **overrides: object) -> Settings:
     """Read settings; a bad one raises ConfigError naming the variable, never its value."""
     try:
-        settings = Settings(**{**settings_sources(_env_file), **overrides})  # type: ignore[arg-type]
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err.get("loc") else "settings"
+        settings = Settings.parse({**settings_sources(_env_file), **overrides})
+    except Invalid as exc:
+        name = str(exc.loc[0]) if exc.loc else "settings"
         expects = _EXPECTS.get(name, "a valid value")
         raise ConfigError(f"{name} is malformed: expected {expects}.") from None
     for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_APP_TOKEN,

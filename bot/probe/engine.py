@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from pydantic import ValidationError
 
 from bot.common.identity import CORRELATION_HEADER, correlation_id
+from bot.config.model import Invalid
 from bot.probe import verdict as v
 from bot.probe.fetch import ACCEPT_ENCODING, FetchFailure, fetch
 from bot.probe.models import EndpointResult, ServiceReport
@@ -129,8 +129,8 @@ class Prober:
         if spec is not None:
             return spec
         try:  # a path the profile does not know: it must answer 200, whatever the body.
-            return Endpoint(path=path, role="liveness", json=False)
-        except ValidationError:
+            return Endpoint(path=path, role="liveness", json_body=False)
+        except Invalid:
             raise TargetError("health.error.malformed", arg=path) from None
 
     def _headers(self, cid: str, *, auth: bool) -> dict[str, str]:

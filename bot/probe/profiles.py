@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from bot.common.errors import ConfigError
+from bot.config.model import Invalid, Record, rule, validates
 from bot.i18n import catalogue
 
 Verdict = Literal["ok", "degraded", "down"]
@@ -25,11 +25,8 @@ _TYPES = frozenset({"string", "number", "integer", "bool", "object", "array", "n
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rule(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Rule(Record):
     """When a response matches (status, body field or header), it decides the endpoint's verdict.
 
     ``equals`` is a value or a list of accepted values; ``not_in`` matches any value outside a list.
@@ -37,29 +34,26 @@ class Rule(_Model):
     reason when several endpoints have one.
     """
 
-    status: list[int] = []
+    status: list[int] = rule(default_factory=list)
     field: str | None = None
     header: str | None = None
     equals: Any = None
     not_in: list[Any] | None = None
     verdict: Verdict
     reason: str
-    diagnose: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
-    priority: int = Field(default=50, ge=0, le=100)
+    diagnose: str | None = rule(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
+    priority: int = rule(default=50, ge=0, le=100)
 
-    @model_validator(mode="after")
-    def _one_subject(self) -> Rule:
+    def check(self) -> None:
         if self.field and self.header:
             raise ValueError("a rule looks at a body field or a header, not both")
         if (self.field or self.header) and self.equals is None and self.not_in is None:
             raise ValueError("a rule on a field or header needs equals or not_in")
         if not (self.field or self.header or self.status):
             raise ValueError("a rule needs status, field or header")
-        return self
 
-    @field_validator("reason")
-    @classmethod
-    def _known_reason(cls, v: str) -> str:
+    @validates("reason")
+    def _known_reason(v: str) -> str:
         known = reason_codes()
         if v not in known:
             raise ValueError(f"unknown reason {v!r}; known: {', '.join(sorted(known))}")
@@ -69,22 +63,23 @@ class Rule(_Model):
 WATCH_ROLES = ("readiness", "db")
 
 
-class Endpoint(_Model):
-    path: str = Field(pattern=r"^/[A-Za-z0-9._~/-]*$")
+@dataclass(frozen=True, kw_only=True)
+class Endpoint(Record):
+    path: str = rule(pattern=r"^/[A-Za-z0-9._~/-]*$")
     method: Literal["GET", "HEAD"] = "GET"
     role: Role
     # Send the operator's auth header (CHATOPS_HEALTH_AUTH) with this request.
     auth: bool = False
-    expect_status: list[int] = [200]
+    expect_status: list[int] = rule(default_factory=lambda: [200])
     # The body must be JSON (checked on the expected statuses).
-    json_body: bool = Field(default=True, alias="json")
+    json_body: bool = rule(default=True, alias="json")
     # Required keys (dotted paths) and their types, e.g. {"build.gitSha" = "string|null"}.
-    shape: dict[str, str] = {}
+    shape: dict[str, str] = rule(default_factory=dict)
     # Values worth showing, by name: {"gitSha" = "build.gitSha"}.
-    fields: dict[str, str] = {}
-    rules: list[Rule] = []
+    fields: dict[str, str] = rule(default_factory=dict)
+    rules: list[Rule] = rule(default_factory=list)
     # What to run when this endpoint fails and no rule names a playbook.
-    diagnose: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
+    diagnose: str | None = rule(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
     # When this path answers 404, probe that one instead and say so (runbook drift).
     replaced_by: str | None = None
     # Probed only as another endpoint's replacement.
@@ -93,25 +88,20 @@ class Endpoint(_Model):
     origin_check: bool = False
     # What the runbook promises this endpoint answers, by field name (of ``fields``): another value is
     # reported as drift, not as a failure. E.g. {status = "healthy"}.
-    promises: dict[str, Any] = {}
+    promises: dict[str, Any] = rule(default_factory=dict)
     # The runbook promises CORS headers here: checked once with the service's first frontend origin,
     # and their absence is reported as drift.
     promises_cors: bool = False
     # For people reading the TOML.
     note: str = ""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _promised_fields(self) -> Endpoint:
+    def check(self) -> None:
         unknown = [k for k in self.promises if k not in self.fields]
         if unknown:
             raise ValueError(f"promises.{unknown[0]}: name a key of fields")
-        return self
 
-    @field_validator("shape")
-    @classmethod
-    def _types(cls, v: dict[str, str]) -> dict[str, str]:
+    @validates("shape")
+    def _types(v: dict[str, str]) -> dict[str, str]:
         for key, spec in v.items():
             bad = [t for t in spec.split("|") if t not in _TYPES]
             if bad:
@@ -119,15 +109,15 @@ class Endpoint(_Model):
         return v
 
 
-class Profile(_Model):
-    name: str = Field(pattern=_NAME.pattern)
+@dataclass(frozen=True, kw_only=True)
+class Profile(Record):
+    name: str = rule(pattern=_NAME.pattern)
     description: str = ""
     # Rules applied to every endpoint (e.g. the X-Degraded overload header).
-    rules: list[Rule] = []
-    endpoints: list[Endpoint] = Field(min_length=1)
+    rules: list[Rule] = rule(default_factory=list)
+    endpoints: list[Endpoint] = rule(min_length=1)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Profile:
+    def check(self) -> None:
         paths = [e.path for e in self.endpoints]
         if len(set(paths)) != len(paths):
             raise ValueError("an endpoint path appears twice")
@@ -136,7 +126,6 @@ class Profile(_Model):
                 raise ValueError(f"{e.path}: replaced_by {e.replaced_by!r} is not an endpoint of this profile")
         if not any(e.role == "liveness" and not e.on_demand for e in self.endpoints):
             raise ValueError("a profile needs at least one liveness endpoint")
-        return self
 
     def endpoint(self, path: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.path == path), None)
@@ -185,11 +174,9 @@ def parse_profile(text: str, source: str) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _key_path(err["loc"]) or "profile"
-        raise ConfigError(f"{source}: {where}: {err['msg']}") from None
+        return Profile.parse(data)
+    except Invalid as exc:
+        raise ConfigError(f"{source}: {_key_path(exc.loc) or 'profile'}: {exc.msg}") from None
 
 
 @lru_cache(maxsize=16)
