@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
 
 from bot.store.db import Store
 from bot.store.models import Lease
@@ -85,6 +84,8 @@ class Replicas:
 
     async def beat(self) -> None:
         """Renew this replica's row (PostgreSQL's clock) and read the live set, in one transaction."""
+        from sqlalchemy.dialects.postgresql import insert  # only replicas on PostgreSQL beat (#17)
+
         now = func.now()
         expires = now + timedelta(seconds=self.ttl)
         upsert = (insert(Lease).values(name=self._name, holder=self.holder, expires_at=expires)

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.common import metrics
 from bot.common.redact import redact
@@ -43,7 +41,10 @@ async def entries(store: Store, *, subject: str | None = None, limit: int = 1000
 async def claim_trigger(store: Store, trigger_id: str) -> bool:
     """True the first time a trigger id is seen (across replicas); False for a replay."""
     table = SeenRequest.__table__
-    insert = sqlite_insert if store.is_sqlite else pg_insert
+    if store.is_sqlite:  # each dialect's module is loaded only by a bot on that database (#17)
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
     stmt = insert(table).values(trigger_id=trigger_id, at=utcnow()).on_conflict_do_nothing()
     async with store.session() as session:
         result = await session.execute(stmt)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, func, select, text, update
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,14 +24,13 @@ from bot.store.models import Base, Event, UTCDateTime, utcnow
 INVESTIGATING, MITIGATED, RESOLVED = "investigating", "mitigated", "resolved"
 OPEN = (INVESTIGATING, MITIGATED)
 SUBJECT = "incident"
-_OPEN_ONLY = text("status != 'resolved'")
 
 
 class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
-        Index("uq_incidents_open_service", "service", unique=True, sqlite_where=_OPEN_ONLY,
-              postgresql_where=_OPEN_ONLY),
+        # uq_incidents_open_service (the partial unique index of the docstring) is migration 0003's: declared
+        # here, its postgresql_where would load SQLAlchemy's PostgreSQL dialect into a bot on SQLite (#17).
         Index("ix_incidents_channel", "channel_id"),
         Index("ix_incidents_status", "status"),
     )

@@ -8,8 +8,9 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config.settings import database_url_for_sqlalchemy
-from bot.store.models import Base
+from bot.store.models import Base, one_pending_index
 
+one_pending_index()  # on its table, for autogenerate to see
 target_metadata = Base.metadata
 
 
