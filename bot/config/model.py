@@ -82,7 +82,7 @@ class Record:
         record = cls.__new__(cls)
         for name, value in values.items():
             object.__setattr__(record, name, value)
-        object.__setattr__(record, "fields_set", frozenset(n for n in values if _key(cls, n) in data))
+        object.__setattr__(record, "fields_set", frozenset(n for n in values if n in data or _key(cls, n) in data))
         _after(record, loc)
         return record
 
