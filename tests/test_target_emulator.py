@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import httpx
 import pytest
 
-from sandbox.emulators.target import TargetEmulator
+from sandbox.emulators.target import Gate, TargetEmulator
 from sandbox.emulators.target_cors import build_allowlist, match_origin
+from tests.conftest import eventually
 from tests.probe_helpers import closed_port
 from tests.shared import shared_path
 
@@ -202,6 +204,43 @@ async def test_faults_and_control_endpoint(emu, raw):
     assert (await raw.get(emu.url + "/config")).headers["Content-Type"].startswith("text/html")
     with pytest.raises(ValueError):
         emu.set_state(on_fire=True)
+
+
+async def test_a_gate_holds_requests_until_n_have_arrived_even_across_emulators(emu, raw):
+    other = TargetEmulator()
+    await other.start()
+    try:
+        gate = Gate(3, paths=["/ready", "/version"])
+        emu.set_gate(gate)
+        other.set_gate(gate)
+        assert (await raw.get(emu.url + "/health")).status_code == 200  # not a gated path
+        first = asyncio.create_task(raw.get(emu.url + "/ready"))
+        second = asyncio.create_task(raw.get(other.url + "/version"))
+        await eventually(lambda: len(gate.arrived) == 2, timeout=30)  # both held: neither has an answer yet
+        assert not first.done() and not second.done() and not gate.is_open
+        third = await raw.get(other.url + "/ready", timeout=30)  # the third arrival opens the gate
+        assert [r.status_code for r in (third, await first, await second)] == [200, 200, 200]
+        assert gate.arrived == ["/ready", "/version", "/ready"]
+        assert (await raw.get(emu.url + "/ready")).status_code == 200  # open for good
+    finally:
+        await other.stop()
+
+
+async def test_a_gate_without_n_opens_when_told_and_a_stop_releases_it(raw):
+    target = TargetEmulator()
+    await target.start()
+    r = await raw.post(target.url + "/_control", json={"gate": {"n": None}})
+    assert r.json()["gate"] == {"n": None, "arrived": 0, "open": False}
+    held = asyncio.create_task(raw.get(target.url + "/health", timeout=30))
+    await eventually(lambda: target.gate.arrived, timeout=30)
+    assert not held.done()
+    await raw.post(target.url + "/_control", json={"open_gate": True})
+    assert (await held).status_code == 200
+    target.set_gate(Gate(None))
+    stuck = asyncio.create_task(raw.get(target.url + "/version", timeout=30))
+    await eventually(lambda: target.gate.arrived, timeout=30)
+    await target.stop()
+    assert (await stuck).status_code == 503
 
 
 async def test_close_port_refuses_connections(emu, raw):

@@ -12,7 +12,11 @@ It answers the health endpoints with the response shapes and headers recorded in
 - states (``set_state(...)``): ``loading`` (every path but /health answers 503 loading),
   ``db_down_at_boot`` (/ready 503 db:false until "restart"), ``db_down_at_runtime`` (the live
   database check fails while /ready stays 200), ``safe_boot``, ``degraded_overload``,
-  ``redis_down_at_boot`` (Redis was unreachable when the process booted: only ``GET /ready/`` says so).
+  ``redis_down_at_boot`` (Redis was unreachable when the process booted: only ``GET /ready/`` says so);
+- a gate (``set_gate(Gate(n, paths))``): requests (to ``paths``, or to every path) are held until ``n``
+  of them have arrived, then all go on; ``Gate(None)`` holds them until the test calls ``open()``. A
+  gate shared by several emulators proves requests to all of them were in flight at the same time: a
+  client that sends them one after another never gets past it (its first request waits for the others).
 
 ``GET /ready/`` (trailing slash) and ``HEAD /ready`` reach the backend's older readiness handler
 (target-backend.md §2.3 "Oddities"): ``{"ready", "checks": {"database", "redis"}, "uptime"}``, both
@@ -23,7 +27,8 @@ read from the boot state; real-backend-observed.md: the only route that reports 
 
 Out of process, ``POST /_control`` takes the same switches as JSON, e.g.
 ``{"fault": {"path": "/ready", "kind": "slow", "ms": 200}}``, ``{"state": {"loading": true}}``,
-``{"clear": "/ready"}`` or ``{"clear": null}`` (all faults), ``{"reset": true}``.
+``{"clear": "/ready"}`` or ``{"clear": null}`` (all faults), ``{"gate": {"n": 4, "paths": ["/ready"]}}``
+(``{"gate": null}`` removes it, ``{"open_gate": true}`` opens it), ``{"reset": true}``.
 Run standalone with ``python -m sandbox.emulators.target [--port N]``.
 """
 
@@ -38,6 +43,7 @@ import time
 import uuid
 import zlib
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -88,6 +94,40 @@ class SeenRequest:
     headers: dict[str, str]
 
 
+class Gate:
+    """Holds requests until ``n`` have arrived (``None``: until ``open()``), then lets them and every later one
+    through. ``arrived`` lists the held paths in arrival order."""
+
+    def __init__(self, n: int | None, paths: Iterable[str] | None = None) -> None:
+        self.n = n
+        self.paths = frozenset(paths) if paths is not None else None
+        self.arrived: list[str] = []
+        self._opened = asyncio.Event()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened.is_set()
+
+    def holds(self, path: str) -> bool:
+        return self.paths is None or path in self.paths
+
+    def open(self) -> None:
+        self._opened.set()
+
+    async def pass_through(self, path: str, stopping: asyncio.Event) -> bool:
+        """Wait for the gate to open; False if the emulator stopped first."""
+        self.arrived.append(path)
+        if self.n is not None and len(self.arrived) >= self.n:
+            self.open()
+        waiters = [asyncio.ensure_future(self._opened.wait()), asyncio.ensure_future(stopping.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return self.is_open
+
+
 class TargetEmulator:
     def __init__(self, profile: str = "ivan-reseller-web", *,
                  cors_origin: str | None = "https://app.example.test, https://www.example.org/",
@@ -111,6 +151,7 @@ class TargetEmulator:
         self._ssl = ssl_context
         self.faults: dict[str, Fault] = {}
         self.state: dict[str, bool] = dict.fromkeys(STATES, False)
+        self.gate: Gate | None = None
         self.requests: deque[SeenRequest] = deque(maxlen=2000)
         self.served = 0  # every request answered since the start (``requests`` keeps only the latest)
         self.url = ""
@@ -168,8 +209,13 @@ class TargetEmulator:
             raise ValueError(f"unknown state {sorted(unknown)[0]!r}; known: {', '.join(STATES)}")
         self.state.update({k: bool(v) for k, v in flags.items()})
 
+    def set_gate(self, gate: Gate | None) -> None:
+        """Hold requests at ``gate`` (None: no gate). One gate may be shared by several emulators."""
+        self.gate = gate
+
     def reset(self) -> None:
         self.faults.clear()
+        self.gate = None
         self.state = dict.fromkeys(STATES, False)
         self.requests.clear()
 
@@ -184,6 +230,8 @@ class TargetEmulator:
             return await self._control(request)
         self.requests.append(SeenRequest(request.method, path, dict(request.headers)))
         self.served += 1
+        if self.gate is not None and self.gate.holds(path) and not await self.gate.pass_through(path, self._stopping):
+            return web.Response(status=503)
         fault = self.faults.get(path)
         if fault is not None:
             answer = await self._fault(request, fault)
@@ -426,9 +474,16 @@ class TargetEmulator:
                 self.set_fault(spec.pop("path"), spec.pop("kind"), **spec)
             if "state" in data:
                 self.set_state(**data["state"])
+            if "gate" in data:
+                spec = data["gate"]
+                self.set_gate(None if spec is None else Gate(spec.get("n"), spec.get("paths")))
+            if data.get("open_gate") and self.gate is not None:
+                self.gate.open()
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"ok": True, "state": self.state,
+        gate = None if self.gate is None else {"n": self.gate.n, "arrived": len(self.gate.arrived),
+                                               "open": self.gate.is_open}
+        return web.json_response({"ok": True, "state": self.state, "gate": gate,
                                   "faults": {k: {"kind": f.kind, **f.params} for k, f in self.faults.items()}})
 
 
