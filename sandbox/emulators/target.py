@@ -6,9 +6,10 @@ It answers the health endpoints with the response shapes and headers recorded in
 
 - faults (``set_fault(path, kind, **kw)``): ``refused`` (the connection is closed without an answer;
   ``close_port()`` closes the whole port), ``hang``, ``slow`` (``ms``), ``status`` (``code``, optional
-  ``body``), ``wrong_shape``, ``not_json``, ``huge_body`` (``size`` bytes streamed), ``gzip_bomb``
-  (``size`` decoded bytes), ``redirect_loop``, ``redirect`` (``location``), ``body`` (``status``,
-  ``json`` or ``text``, ``headers``: any answer you like, e.g. one that leaks a secret);
+  ``body``), ``wrong_shape``, ``not_json``, ``huge_body`` (``size`` bytes streamed; ``streamed[path]``
+  counts those written before the client hung up), ``gzip_bomb`` (``size`` decoded bytes),
+  ``redirect_loop``, ``redirect`` (``location``), ``body`` (``status``, ``json`` or ``text``,
+  ``headers``: any answer you like, e.g. one that leaks a secret);
 - states (``set_state(...)``): ``loading`` (every path but /health answers 503 loading),
   ``db_down_at_boot`` (/ready 503 db:false until "restart"), ``db_down_at_runtime`` (the live
   database check fails while /ready stays 200), ``safe_boot``, ``degraded_overload``,
@@ -154,6 +155,7 @@ class TargetEmulator:
         self.gate: Gate | None = None
         self.requests: deque[SeenRequest] = deque(maxlen=2000)
         self.served = 0  # every request answered since the start (``requests`` keeps only the latest)
+        self.streamed: dict[str, int] = {}  # path → bytes of a ``huge_body`` written before it ended or was cut
         self.url = ""
         self.port = 0
         self._host = "127.0.0.1"
@@ -458,6 +460,8 @@ class TargetEmulator:
                 sent += len(piece)
         except (ConnectionResetError, ConnectionError):
             pass
+        finally:  # also when the handler is cancelled because the client hung up
+            self.streamed[request.path] = sent
         return response
 
     async def _control(self, request: web.Request) -> web.Response:
