@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 from bot.railway.documents import DEPLOYMENT, DEPLOYMENT_ROLLBACK, DEPLOYMENTS, VARIABLES
 from sandbox.emulators.railway import MIN_SCHEMA_PATH, WORLDS, RailwayEmulator, default_schema_path
 from sandbox.emulators.railway_world import World, parse_when
+from tests.conftest import eventually
 
 TOKEN = "emu-api-token"
 SCOPED = "emu-project-token"
@@ -171,6 +173,21 @@ async def test_malformed_not_authorized_and_slow_faults(emulator, http):
     assert time.monotonic() - started >= 0.3
     with pytest.raises(ValueError):
         emulator.inject("earthquake")
+
+
+async def test_peak_in_flight_counts_requests_answered_at_once(emulator, http):
+    emulator.inject("slow", count=None, delay=0.2)
+    await gql(http, emulator, DEPLOYMENT, {"id": "live"})
+    await gql(http, emulator, DEPLOYMENT, {"id": "live"})
+    assert (emulator.peak_in_flight, emulator.in_flight) == (1, 0)  # one after another
+    emulator.clear_faults()
+    emulator.inject("slow", count=3, delay=60)
+    held = [asyncio.create_task(gql(http, emulator, DEPLOYMENT, {"id": "live"})) for _ in range(3)]
+    await eventually(lambda: emulator.in_flight == 3, timeout=30)  # all three held at once
+    assert emulator.peak_in_flight == 3
+    for task in held:
+        task.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
 
 
 async def test_no_answer_runs_the_mutation_and_hang_does_not(emulator, http):

@@ -11,10 +11,12 @@ Auth as on Railway: ``Authorization: Bearer`` (account/workspace token) or ``Pro
 unknown project token gets "Project Token not found"; a project token reaching outside its scope, or
 asking for ``projects``, gets "Not Authorized".
 
-Every request is recorded (``calls``). Faults can be injected in-process (``inject``) or over HTTP for
-out-of-process use: ``POST /_control/faults`` (JSON: ``kind``, ``count``, ``operation``, ``retry_after``,
-``status``, ``delay``), ``DELETE /_control/faults``, ``GET /_control/calls``,
-``POST /_control/deployments`` (``World.add_deployment`` arguments: "a bad deploy lands").
+Every request is recorded (``calls``), and the most requests being answered at once
+(``peak_in_flight``: with ``slow`` answers, it shows whether a client's requests overlap or wait for
+one another). Faults can be injected in-process (``inject``) or over HTTP for out-of-process use:
+``POST /_control/faults`` (JSON: ``kind``, ``count``, ``operation``, ``retry_after``, ``status``,
+``delay``), ``DELETE /_control/faults``, ``GET /_control/calls``, ``POST /_control/deployments``
+(``World.add_deployment`` arguments: "a bad deploy lands").
 
 Run standalone: ``python -m sandbox.emulators.railway [--world FILE] [--port N] [--stage-seconds S]``; it prints
 its GraphQL URL (use it as RAILWAY_API_URL).
@@ -123,6 +125,8 @@ class RailwayEmulator(LoopbackServer):
         self.schema = load_schema(self.schema_path)
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.data = VolumeDatabases(databases or {})
 
     @property
@@ -183,6 +187,14 @@ class RailwayEmulator(LoopbackServer):
     # ---- GraphQL endpoint ---------------------------------------------------------------------
 
     async def _graphql(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         try:
             body = json.loads(await request.text())
             query = body["query"]
