@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 
 import pytest
 
@@ -38,13 +37,12 @@ RECORD = {
 @pytest.mark.parametrize("lang", ["en", "es"])
 async def test_the_demo_plays_the_whole_incident_and_writes_its_transcript(lang, tmp_path, capsys, caplog):
     transcript = tmp_path / "demo.html"
-    started = time.monotonic()
+    # No wall-clock ceiling here: each step of the demo waits for its event within its own bound and
+    # the demo exits non-zero ("stalled") when one does not come, which ``code == 0`` catches.
     code = await run_demo(lang=lang, transcript=transcript, color=False)
-    elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     out, err = captured.out, captured.err
     assert code == 0, out[-2000:]
-    assert elapsed < 60
     html = transcript.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
     text = re.sub(r"<[^>]+>", "", html).lower()  # headers read as written in Slack, in capitals in a terminal
