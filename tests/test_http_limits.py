@@ -1,5 +1,5 @@
 """The HTTP server's limits with short configured timeouts: a client dribbling its headers or body
-(one byte every 5 s) is dropped while others are answered, and connections past the bound get 503."""
+(one byte a minute) is dropped while others are answered, and connections past the bound get 503."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SERVICES = """
 name = "backend"
 url = "http://127.0.0.1:9"
 """
-DRIBBLE_SECONDS = 5.0  # the slow client's pace: a byte every 5 s, far beyond the configured limits
+DRIBBLE_SECONDS = 60.0  # the slow client's pace: a byte a minute, far beyond the configured limits
 
 
 async def _connect(bot) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -61,7 +61,7 @@ async def test_a_client_dribbling_its_headers_is_dropped_and_others_are_answered
         for _, writer, task in slow:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await asyncio.wait_for(task, 5)
+                await asyncio.wait_for(task, 30)
             writer.close()
     assert await _answered(bot, signer, slack) == 200
 
@@ -81,7 +81,7 @@ async def test_a_client_dribbling_its_body_gets_408_and_is_dropped(make_bot, sla
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 30)
         writer.close()
     assert answer.startswith(b"HTTP/1.1 408")
     assert metrics.HTTP_BODY_TIMEOUTS._value.get() == before + 1
@@ -93,7 +93,7 @@ async def test_connections_past_the_bound_get_503_until_one_closes(make_bot, sla
     idle = [await _connect(bot) for _ in range(3)]
     try:
         reader, writer = await _connect(bot)
-        assert (await _closed_by_server(reader, within=5)).startswith(b"HTTP/1.1 503")
+        assert (await _closed_by_server(reader, within=30)).startswith(b"HTTP/1.1 503")
         writer.close()
         assert metrics.HTTP_REFUSED._value.get() == before + 1
     finally:

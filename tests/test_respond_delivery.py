@@ -85,17 +85,21 @@ async def test_twelve_hanging_response_urls_do_not_delay_another_persons_health(
 
     other = signer.slash_command("/health", "backend", user_id="U0OTHER", channel_id="C0GENERAL",
                                  response_url=slack.response_url(channel="C0GENERAL"))
-    loop = asyncio.get_running_loop()
-    asked = loop.time()
     assert (await _post(bot, other)).status_code == 200
-    report = await slack.wait_for(lambda: [r for r in slack.responses if r.payload.get("response_type")
-                                           == "in_channel"], timeout=RESPOND_TIMEOUT)
-    assert loop.time() - asked < 1.0, "a hung response_url delayed someone else's /health"
+
+    def reported() -> tuple[list, int] | None:
+        """The other person's report, and how many posts the hung URLs had had when it arrived."""
+        found = [r for r in slack.responses if r.payload.get("response_type") == "in_channel"]
+        return (found, sum(urls.hits.values())) if found else None
+
+    report, hits = await slack.wait_for(reported, timeout=30)
+    # Still 12: not one hung answer had reached its 3 s timeout and been retried, so nothing waited for them.
+    assert hits == 12, "a hung response_url delayed someone else's /health"
     assert "backend" in json.dumps(report[0].payload)
     assert await _failed_rows(bot) == []  # the hung ones had not even timed out yet: no worker waited for them
 
     # Each hung answer is tried twice, then posted in the channel instead, and audited as failed.
-    rows = await eventually(lambda: _twelve(bot), timeout=ATTEMPTS * RESPOND_TIMEOUT + 10)
+    rows = await eventually(lambda: _twelve(bot), timeout=ATTEMPTS * RESPOND_TIMEOUT + 30)
     assert {r.user_id for r in rows} == {f"U0H{i:02d}" for i in range(12)}
     assert all("no answer within" in r.detail and "chat.postMessage C0GENERAL" in r.detail for r in rows)
     assert set(urls.hits.values()) == {ATTEMPTS}
@@ -138,7 +142,7 @@ async def test_when_the_ephemeral_fails_too_the_person_gets_a_dm(make_bot, slack
     click = signer.block_actions("no.such.button", "x", user_id="U0ANA", channel_id="C0GENERAL", message_ts="1.0",
                                  response_url=f"{urls.url}/always/500/c")
     await _post(bot, click)
-    [row] = await eventually(lambda: _failed_rows(bot), timeout=15)
+    [row] = await eventually(lambda: _failed_rows(bot), timeout=30)
     assert urls.hits["/always/500/c"] == ATTEMPTS
     assert "chat.postMessage U0ANA" in row.detail
     [dm] = [c for c in slack.calls_to("chat.postMessage") if c.ok]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from datetime import timedelta
 
 import httpx
@@ -63,13 +64,17 @@ async def test_a_burst_becomes_few_edits_at_most_one_per_second(slack, sqlite_ur
     client = build_slack_client(bot_settings(slack.url, sqlite_url))
     ts = await posted(client)
     pacer, state = SummaryPacer(client, min_interval=1.0), State()
+    started = time.monotonic()
     for _ in range(30):
         state.version += 1
         pacer.request("C0GENERAL", ts, state.render)
-        await asyncio.sleep(0.05)  # 30 changes over 1.5 s
+        await asyncio.sleep(0.05)  # 30 changes over 1.5 s (longer on a busy machine)
     await pacer.idle()
+    lasted = time.monotonic() - started
     edits = slack.calls_to("chat.update")
-    assert 2 <= len(edits) <= 3
+    # The first change at once, then at most one edit per second of the burst as it was measured here
+    # (2 or 3 when it takes its 1.5 s): far fewer than the 30 changes.
+    assert 2 <= len(edits) <= 1 + lasted // 0.95, (len(edits), lasted)
     assert all(b.time - a.time >= 0.95 for a, b in itertools.pairwise(edits))
     assert slack.message("C0GENERAL", ts)["text"] == "state 30"  # the latest state, not an older one
 
@@ -81,7 +86,7 @@ async def test_rate_limited_past_the_client_retries_the_update_is_not_lost(slack
     slack.rate_limit("chat.update", retry_after=1, count=4)
     state.version = 1
     pacer.request("C0GENERAL", ts, state.render)
-    await eventually(lambda: len(slack.calls_to("chat.update")) >= 2, timeout=5)
+    await eventually(lambda: len(slack.calls_to("chat.update")) >= 2, timeout=30)
     state.version = 2  # changes while Slack keeps saying 429
     pacer.request("C0GENERAL", ts, state.render)
     await pacer.idle(timeout=20)
@@ -100,7 +105,7 @@ async def test_incident_summary_survives_429_and_coalesces_events(make_bot, slac
         req = signer.slash_command("/incident", "open backend checkout returns 502", user_id="U0ANA",
                                    channel_id="C0GENERAL", response_url=slack.response_url())
         assert (await http.post(bot.slack_url, content=req.body, headers=req.headers)).status_code == 200
-    inc = await eventually(lambda: _with_summary(bot), timeout=10)
+    inc = await eventually(lambda: _with_summary(bot), timeout=30)
     await incidents.pacer.idle()
     before = len(slack.calls_to("chat.update"))
     slack.rate_limit("chat.update", retry_after=1, count=1)
@@ -123,7 +128,7 @@ async def test_an_overdue_update_reminds_the_commander_once(make_bot, slack, sig
         req = signer.slash_command("/incident", "open backend slow checkout", user_id="U0ANA",
                                    channel_id="C0GENERAL", response_url=slack.response_url())
         await http.post(bot.slack_url, content=req.body, headers=req.headers)
-    inc = await eventually(lambda: _with_summary(bot), timeout=10)
+    inc = await eventually(lambda: _with_summary(bot), timeout=30)
 
     def reminders() -> list[dict]:
         return [m for m in slack.messages(inc.channel_id) if "next update was due" in m["text"]]
