@@ -150,8 +150,10 @@ def count_calls(obj: object, name: str) -> Callable[[], int]:
     return lambda: calls
 
 
-async def eventually(predicate: Callable, timeout: float = 5.0, interval: float = 0.02):
-    """Poll ``predicate`` (sync or async) until it returns something truthy."""
+async def eventually(predicate: Callable, timeout: float = 30.0, interval: float = 0.02):
+    """Poll ``predicate`` (sync or async) until it returns something truthy. It returns as soon as it does:
+    the bound only says when to give up on an event that will not come, so it is generous (a busy machine
+    may delay the event a lot)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = predicate()

@@ -74,7 +74,7 @@ async def request_message(bot, slack, signer, text: str, user: str = "U0ANA") ->
     before = len(slack.calls_to("chat.postMessage"))
     resp = await command(bot, slack, signer, text, user)
     assert resp.status_code == 200, resp.text
-    call = await slack.wait_for(lambda: slack.calls_to("chat.postMessage")[before:] or None, timeout=10)
+    call = await slack.wait_for(lambda: slack.calls_to("chat.postMessage")[before:] or None, timeout=30)
     return slack.message(CHANNEL, call[0].response["ts"])
 
 
@@ -90,5 +90,5 @@ def click(signer, slack, message: dict, action: ActionId, user: str, trigger_id:
                                                                 message_ts=message["ts"]))
 
 
-async def responses_after(slack, before: int, timeout: float = 10.0) -> list:
+async def responses_after(slack, before: int, timeout: float = 30.0) -> list:
     return await eventually(lambda: slack.responses[before:] or None, timeout=timeout)

@@ -16,7 +16,7 @@ def request_bytes(url: str, body: bytes, headers: dict[str, str] | list[tuple[st
 
 
 async def post(url: str, body: bytes, headers: dict[str, str] | list[tuple[str, str]],
-               timeout: float = 10.0) -> tuple[int, bytes]:
+               timeout: float = 30.0) -> tuple[int, bytes]:
     """Send one request as raw bytes; (status, body) of the answer."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)

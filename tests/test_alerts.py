@@ -83,7 +83,7 @@ async def test_alertmanager_firing_opens_one_incident_and_resolved_asks_a_person
     [entry] = await alert_events(bot, inc.id)
     assert (entry.kind, entry.data["count"], entry.data["via"]) == ("alert", 2, "Alertmanager")
 
-    summary = await eventually(lambda: inc.id and _summary(slack, bot, inc.id), timeout=5)
+    summary = await eventually(lambda: inc.id and _summary(slack, bot, inc.id), timeout=30)
     assert "Backend error rate above 5%" in texts(summary)
 
     resolved = await deliver(bot, "alertmanager", *payload("alertmanager_resolved.json"))
@@ -92,7 +92,7 @@ async def test_alertmanager_firing_opens_one_incident_and_resolved_asks_a_person
     inc = await store.get(bot.rt.store, inc.id)
     assert inc.is_open and inc.resolve_proposed_at is not None  # a person still resolves it
     proposal = await eventually(lambda: next((m for m in slack.messages(inc.channel_id)
-                                              if ActionId.INCIDENT_RESOLVE in action_ids(m)), None), timeout=5)
+                                              if ActionId.INCIDENT_RESOLVE in action_ids(m)), None), timeout=30)
     assert "INC-1" in texts(proposal)
 
     twice = await deliver(bot, "alertmanager", *payload("alertmanager_resolved.json"))
@@ -236,7 +236,7 @@ async def test_nothing_from_an_alert_reaches_slack_unescaped_or_unredacted(make_
     resp = await deliver(bot, "generic", json.dumps(hostile).encode())
     assert resp.status_code == 202
     inc = await store.open_for_service(bot.rt.store, "backend")
-    await eventually(lambda: _summary(slack, bot, inc.id), timeout=5)
+    await eventually(lambda: _summary(slack, bot, inc.id), timeout=30)
     inc = await store.get(bot.rt.store, inc.id)
     messages = [m for channel in ("C0INCIDENTS", inc.channel_id) for m in slack.messages(channel)]
     assert messages
@@ -319,7 +319,7 @@ async def test_with_the_database_away_an_alert_gets_503_and_its_audit_row_waits(
     resp = await deliver(bot, "alertmanager", *payload("alertmanager_firing.json"))
     assert resp.status_code == 503 and "send it again" in resp.json()["error"]
     await proxy.restore()
-    rows = await eventually(lambda: audit_rows(bot, "alerts.alertmanager"), timeout=15)
+    rows = await eventually(lambda: audit_rows(bot, "alerts.alertmanager"), timeout=30)
     assert [r.outcome for r in rows] == ["rejected"]
     again = await deliver(bot, "alertmanager", *payload("alertmanager_firing.json"))
     assert again.status_code == 202 and again.json()["results"][0]["outcome"] == "opened"

@@ -87,7 +87,7 @@ async def test_backup_needs_a_second_person_runs_once_under_concurrent_clicks_an
               for i in range(20)]
     answers = await asyncio.gather(*(db_env.post(bot.slack_url, c) for c in clicks))
     assert all(a.status_code == 200 for a in answers)
-    done = await eventually(lambda: _finished(bot, request_id), timeout=20)
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED and done.verdict == "done", done.detail
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
     new = railway.world.volume_of("Postgres").backups[-1]
@@ -124,7 +124,7 @@ async def test_an_ambiguous_railway_answer_is_reported_and_never_retried(make_bo
     message = await db_env.request_message(bot, slack, signer, "backend backup")
     request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
     await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, request_id), timeout=20)
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
     assert done.status == actions.FAILED and done.verdict == "ambiguous"
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
     assert await eventually(lambda: "may or may not have acted" in json.dumps(
@@ -144,10 +144,10 @@ async def test_a_backup_followed_during_a_restart_is_followed_again(make_bot, sl
         req = await actions.get(first.rt.store, request_id)
         return req if "backup_workflow" in req.params else None
 
-    await eventually(sent, timeout=10)
+    await eventually(sent, timeout=30)
     await first.stop()
     second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
-    done = await eventually(lambda: _finished(second, request_id), timeout=20)
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
 
@@ -161,7 +161,7 @@ async def _approved_and_sent(bot, slack, signer, railway) -> tuple[dict, str]:
     message = await db_env.request_message(bot, slack, signer, "backend backup")
     request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
     await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=10)
+    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=30)
     req = await actions.get(bot.rt.store, request_id)
     assert req.status == actions.RUNNING and req.params["backup_sending"] and "backup_workflow" not in req.params
     return message, request_id
@@ -175,7 +175,7 @@ async def test_a_backup_sent_before_a_crash_is_never_sent_again_and_is_followed_
     railway.inject("no_answer", operation="volumeInstanceBackupCreate", delay=300)
     message, request_id = await _approved_and_sent(first, slack, signer, railway)
     made = await eventually(lambda: [b for b in railway.world.volume_of("Postgres").backups
-                                     if b.name == f"chatops {request_id}"], timeout=10)
+                                     if b.name == f"chatops {request_id}"], timeout=30)
     await first.crash()
 
     second = await make_bot(db_env.services(), database_url=db_url, **db_env.settings(railway))
@@ -246,7 +246,7 @@ async def test_a_scheduled_backup_finishing_meanwhile_is_not_taken_for_the_reque
     message = await db_env.request_message(bot, slack, signer, "backend backup")
     request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
     await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=10)
+    await eventually(lambda: railway.mutations("volumeInstanceBackupCreate"), timeout=30)
     railway.world.volume_of("Postgres").backups.append(BackupRecord(  # the daily schedule's run lands first
         id="bk-scheduled", name="Daily", created_at=time.time(), schedule_id="sched-daily"))
     done = await eventually(lambda: _finished(bot, request_id), timeout=30)
@@ -269,7 +269,7 @@ async def test_a_replica_starting_beside_one_that_runs_a_backup_leaves_it_alone(
 
     done = await eventually(lambda: _finished(first, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
-    await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)  # saw it end, and did nothing
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)  # saw it end, and did nothing
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
     await first.rt.audit.flush()
     await second.rt.audit.flush()

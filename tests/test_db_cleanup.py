@@ -339,7 +339,7 @@ async def test_a_cleanup_killed_while_a_batch_commits_counts_that_batch_and_neve
         settled = [e.data for e in await actions.events(store, request_id) if e.kind == "cleanup.batch_settled"]
         assert settled == [{"rows": 5000, "xid": "committed"}]
         assert await eventually(lambda: "Deleted 100,000 rows" in json.dumps(
-            slack.message(db_env.CHANNEL, message["ts"])["blocks"]), timeout=10)
+            slack.message(db_env.CHANNEL, message["ts"])["blocks"]), timeout=30)
     finally:
         for process in processes:
             await process.stop()

@@ -70,7 +70,7 @@ async def _open_modal(bot, slack, signer, message: dict, user: str) -> dict:
     trigger = slack.issue_trigger()
     click = db_env.click(signer, slack, message, ActionId.DB_RESTORE_APPROVE, user, trigger_id=trigger)
     assert (await db_env.post(bot.slack_url, click)).status_code == 200
-    call = (await slack.wait_for(lambda: slack.calls_to("views.open")[before:] or None, timeout=10))[0]
+    call = (await slack.wait_for(lambda: slack.calls_to("views.open")[before:] or None, timeout=30))[0]
     assert call.ok, call.response
     return slack.view(call.response["view"]["id"])
 
@@ -175,7 +175,7 @@ async def test_a_restore_interrupted_by_a_restart_carries_on_from_its_last_known
             req = await actions.get(first.rt.store, request_id)
             return req if "fresh_workflow" in req.params else None
 
-        await eventually(fresh_sent, timeout=10)
+        await eventually(fresh_sent, timeout=30)
         await first.stop()
         second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
         done = await eventually(lambda: _finished(second, request_id), timeout=30)
@@ -229,7 +229,7 @@ async def test_a_restore_answered_before_a_crash_is_followed_to_its_end_and_neve
     await first.crash()
 
     second = await make_bot(db_env.services(), database_url=sqlite_url, **db_env.settings(railway))
-    await eventually(lambda: _resumed(second, request_id), timeout=10)
+    await eventually(lambda: _resumed(second, request_id), timeout=30)
     assert (await actions.get(second.rt.store, request_id)).status == actions.RUNNING  # still following
     railway.world.release_restores()
     done = await eventually(lambda: _finished(second, request_id), timeout=30)

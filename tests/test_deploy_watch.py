@@ -44,7 +44,7 @@ async def start(make_bot, target, railway, *, poll: float, **settings):
     bot = await make_bot(text, RAILWAY_API_URL=railway.graphql_url, RAILWAY_API_TOKEN="railway-test", **settings)
     watch = bot.chatops.deploy_watch
     if poll < 5:
-        await eventually(lambda: watch.polls >= 1, timeout=5)  # the first look only records what exists
+        await eventually(lambda: watch.polls >= 1, timeout=30)  # the first look only records what exists
     return bot, watch
 
 
@@ -59,7 +59,7 @@ async def test_crashed_deployment_opens_an_incident_offering_a_rollback(make_bot
                                  meta={"commitHash": "badc0ffee", "commitMessage": "feat: new pool", "branch": "main"})
     await target.close_port()  # the crashed deployment took the service down
 
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
     assert (inc.source, inc.severity, inc.impact["reason"], inc.deployment["id"]) == (
         "deploy", "sev1", "deploy_crashed", "dep-bad")
     request = await _request_rollback(bot, slack, signer, inc.id)
@@ -68,9 +68,9 @@ async def test_crashed_deployment_opens_an_incident_offering_a_rollback(make_bot
     assert "<@U0ANA>" in texts(request)  # whoever pressed the button asked; someone else approves
     inc = await store.get(bot.rt.store, inc.id)
     summary = await eventually(lambda: _text_has(slack, inc.channel_id, inc.summary_ts, inc.rollback_request_id),
-                               timeout=5)
+                               timeout=30)
     assert ActionId.INCIDENT_ROLLBACK not in action_ids(summary)  # offered once, already requested
-    await eventually(lambda: "INC-1" in texts(announcement(slack, "dep-bad") or {}), timeout=5)
+    await eventually(lambda: "INC-1" in texts(announcement(slack, "dep-bad") or {}), timeout=30)
     await target.open_port()
 
 
@@ -81,14 +81,14 @@ async def _request_rollback(bot, slack, signer, incident_id: int) -> dict:
         message = slack.message(inc.channel_id, inc.summary_ts) if inc.channel_id and inc.summary_ts else None
         return message if message and ActionId.INCIDENT_ROLLBACK in action_ids(message) else None
 
-    summary = await eventually(offered, timeout=5)
+    summary = await eventually(offered, timeout=30)
     inc = await store.get(bot.rt.store, incident_id)
     click = signer.block_actions(ActionId.INCIDENT_ROLLBACK.value, str(incident_id), user_id="U0ANA",
                                  channel_id=inc.channel_id, message_ts=summary["ts"], message=summary,
                                  response_url=slack.response_url("actions", channel=inc.channel_id))
     async with httpx.AsyncClient() as http:
         assert (await http.post(bot.slack_url, content=click.body, headers=click.headers)).status_code == 200
-    return await eventually(lambda: _rollback_message(slack, bot, incident_id), timeout=5)
+    return await eventually(lambda: _rollback_message(slack, bot, incident_id), timeout=30)
 
 
 async def _rollback_message(slack, bot, incident_id):
@@ -107,16 +107,16 @@ async def test_live_deployment_that_fails_verification_opens_an_incident(make_bo
     bot, _ = await start(make_bot, target, railway, poll=0.2)
     railway.world.add_deployment("backend", id="dep-good", status="SUCCESS",
                                  logs=[{"timestamp": "+1s", "message": "SERVER_BOOT_OK"}])
-    await eventually(lambda: "live and healthy" in texts(announcement(slack, "dep-good") or {}), timeout=5)
+    await eventually(lambda: "live and healthy" in texts(announcement(slack, "dep-good") or {}), timeout=30)
     assert await store.open_for_service(bot.rt.store, "backend") is None
 
     railway.world.add_deployment("backend", id="dep-noisy", status="SUCCESS",
                                  logs=[{"timestamp": "+1s", "message": "FATAL: password authentication failed",
                                         "severity": "error"}])
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
     assert (inc.impact["reason"], inc.deployment["id"], inc.probe_failed) == ("deploy_unverified", "dep-noisy", False)
     await _request_rollback(bot, slack, signer, inc.id)
-    await eventually(lambda: "fails its checks" in texts(announcement(slack, "dep-noisy") or {}), timeout=5)
+    await eventually(lambda: "fails its checks" in texts(announcement(slack, "dep-noisy") or {}), timeout=30)
 
 
 def webhook_body(deployment_id: str, kind: str, timestamp: str, *, project: str = PROJECT,
@@ -153,7 +153,7 @@ async def test_webhook_route_checks_token_project_duplicates_and_order(make_bot,
     assert (first.status_code, again.status_code, again.json()) == (202, 200, {"ignored": "duplicate"})
     older = await post(bot, webhook_body("dep-cur", "building", "2026-11-27T10:01:00.000Z", status="BUILDING"))
     assert (older.status_code, older.json()) == (202, {"ignored": "stale"})
-    await eventually(lambda: len(reads()) == 1, timeout=5)
+    await eventually(lambda: len(reads()) == 1, timeout=30)
     assert reads()[0].variables == {"id": "dep-cur"}
 
 
@@ -163,7 +163,7 @@ async def test_webhook_is_checked_against_the_api_before_acting(make_bot, slack,
     railway.world.add_deployment("backend", id="dep-fine", status="SUCCESS")
     forged = await post(bot, webhook_body("dep-fine", "crashed", "2026-11-27T11:00:00.000Z", status="CRASHED"))
     assert forged.status_code == 202
-    await eventually(lambda: "live and healthy" in texts(announcement(slack, "dep-fine") or {}), timeout=5)
+    await eventually(lambda: "live and healthy" in texts(announcement(slack, "dep-fine") or {}), timeout=30)
     assert await store.open_for_service(bot.rt.store, "backend") is None
 
     # A real crash, known only through the webhook (polling is off): the incident with its rollback offer.
@@ -171,7 +171,7 @@ async def test_webhook_is_checked_against_the_api_before_acting(make_bot, slack,
     await target.close_port()
     real = await post(bot, webhook_body("dep-crash", "crashed", "2026-11-27T11:10:00.000Z"))
     assert real.status_code == 202
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
     assert inc.deployment["id"] == "dep-crash"
     await _request_rollback(bot, slack, signer, inc.id)
     assert watch.polls == 0  # it came through the webhook

@@ -37,7 +37,7 @@ async def test_diagnose_all_posts_every_finding_in_the_channel(make_bot, slack, 
     resp = await _post(bot, signer.slash_command("/diagnose", "all backend", user_id="U0ANA", channel_id=CHANNEL,
                                                  response_url=slack.response_url(channel=CHANNEL)))
     assert "Running `all` on `backend`" in resp.json()["text"]
-    posted = await eventually(lambda: slack.responses or None, timeout=20)
+    posted = await eventually(lambda: slack.responses or None, timeout=30)
     payload = posted[0].payload
     assert payload["response_type"] == "in_channel" and payload["text"]
     blocks = json.dumps(payload["blocks"], ensure_ascii=False)
@@ -52,7 +52,7 @@ async def test_diagnose_redis_runs_the_redis_playbook_and_says_what_it_could_not
     resp = await _post(bot, signer.slash_command("/diagnose", "redis backend", user_id="U0ANA", channel_id=CHANNEL,
                                                  response_url=slack.response_url(channel=CHANNEL)))
     assert "Running `redis` on `backend`" in resp.json()["text"]
-    posted = await eventually(lambda: slack.responses or None, timeout=20)
+    posted = await eventually(lambda: slack.responses or None, timeout=30)
     blocks = json.dumps(posted[0].payload["blocks"], ensure_ascii=False)
     assert "*Redis* —" in blocks and "Database" not in blocks
     # The services file names no Redis service: the comparison did not run, and the finding says why.
@@ -64,5 +64,5 @@ async def test_the_diagnose_button_from_a_health_report_runs_that_playbook(make_
     req = signer.block_actions(ActionId.DIAGNOSE_RUN.value, "cors:backend", user_id="U0ANA", channel_id=CHANNEL,
                                message_ts="1.0", response_url=slack.response_url("actions", channel=CHANNEL))
     assert (await _post(bot, req)).status_code == 200
-    posted = await eventually(lambda: slack.responses or None, timeout=20)
+    posted = await eventually(lambda: slack.responses or None, timeout=30)
     assert "cors" in json.dumps(posted[0].payload["blocks"]).lower()

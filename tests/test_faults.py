@@ -58,7 +58,7 @@ def _delivered(slack) -> list[dict]:
     return [r.payload for r in slack.responses if r.status == 200]
 
 
-async def _told(slack, *phrases: str, timeout: float = 15.0) -> str:
+async def _told(slack, *phrases: str, timeout: float = 30.0) -> str:
     """Wait until some delivered response or channel message contains one of ``phrases``."""
     def said() -> str | None:
         text = json.dumps(_delivered(slack) + [c.params for c in slack.calls if c.method.startswith("chat.")],
@@ -78,7 +78,7 @@ async def _request_message(bot, slack, signer, user: str = "U0ANA") -> dict:
     before = len(slack.calls_to("chat.postMessage"))
     await _command(bot, slack, signer, "/rollback", "backend --reason faults", user=user)
     call = await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage")[before:] if c.ok] or None,
-                                timeout=15)
+                                timeout=30)
     # The request is complete once its job has recorded where the message is (after the post): a test
     # that cuts the database next must not cut it in between (that failed a loaded CI run).
     await bot.rt.jobs.join()
@@ -123,7 +123,7 @@ async def test_chat_post_message_failing_for_a_rollback_request(make_bot, slack,
     _slack_fault(slack, "chat.postMessage", kind)
     await _command(bot, slack, signer, "/rollback", "backend")
     if kind == "429":  # retried after Retry-After: posted once, pending
-        message = await slack.wait_for(lambda: slack.messages(CHANNEL) or None, timeout=10)
+        message = await slack.wait_for(lambda: slack.messages(CHANNEL) or None, timeout=30)
         assert len(message) == 1
         assert await eventually(lambda: _audit_outcomes(bot, "/rollback")) == ["requested"]
         return
@@ -145,7 +145,7 @@ async def test_conversations_join_failing_when_the_bot_is_not_in_the_channel(mak
     _slack_fault(slack, "conversations.join", kind)
     await _command(bot, slack, signer, "/rollback", "backend")
     if kind == "429":
-        await slack.wait_for(lambda: slack.messages(CHANNEL) or None, timeout=10)
+        await slack.wait_for(lambda: slack.messages(CHANNEL) or None, timeout=30)
         assert await eventually(lambda: _audit_outcomes(bot, "/rollback")) == ["requested"]
     else:
         await _told(slack, "Nothing is pending")
@@ -235,17 +235,17 @@ async def test_response_url_failing_nothing_lost_nothing_twice(make_bot, slack, 
     else:  # slow, but within the bot's bound for one attempt
         slack.hang_response_urls(HANG, count=1)
     await _command(bot, slack, signer, "/health", "backend")
-    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=15) == ["ok"]
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=30) == ["ok"]
 
     def copies() -> list[dict]:
         by_url = [p for p in _delivered(slack) if p.get("response_type") == "in_channel"]
         in_channel = [c.params for c in slack.calls_to("chat.postMessage") if c.ok]
         return by_url + in_channel
-    shown = await eventually(copies, timeout=15)
+    shown = await eventually(copies, timeout=30)
     await bot.rt.jobs.join()
     assert len(copies()) == 1 and "backend" in json.dumps(shown)  # told once, never twice
     if kind == "500":  # it went to the channel instead, and the audit log says the URL failed
-        assert await eventually(lambda: _audit_outcomes(bot, "response_url"), timeout=15) == ["failed"]
+        assert await eventually(lambda: _audit_outcomes(bot, "response_url"), timeout=30) == ["failed"]
         assert len([r for r in slack.responses if r.status == 500]) == 2
 
 
@@ -302,7 +302,7 @@ async def test_railway_query_failing_the_person_is_told(make_bot, slack, signer,
     rollback_env.railway.clear_faults()
     before = len(_delivered(slack))
     await _command(bot, slack, signer, command, text)
-    await eventually(lambda: len(_delivered(slack)) > before or None, timeout=15)
+    await eventually(lambda: len(_delivered(slack)) > before or None, timeout=30)
     assert healthy.lower() in json.dumps(_delivered(slack)[before:], ensure_ascii=False).lower()
 
 
@@ -329,7 +329,7 @@ async def _approved_change(bot, slack, signer, action: str) -> str:
                                      response_url=slack.response_url("actions", channel=CHANNEL))
         assert (await _post(bot, offer)).status_code == 200
     call = await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage")[before:] if c.ok] or None,
-                                timeout=15)
+                                timeout=30)
     message = slack.message(CHANNEL, call[0].response["ts"])
     await _post(bot, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
     return _request_id(message)
@@ -451,7 +451,7 @@ async def test_railway_project_token_query_failing_the_person_is_told(make_bot, 
     railway.clear_faults()  # Railway answers again: so does the bot (a failed lookup is not cached)
     before = len(_delivered(slack))
     await _command(bot, slack, signer, "/rollback", "backend list")
-    await eventually(lambda: len(_delivered(slack)) > before or None, timeout=15)
+    await eventually(lambda: len(_delivered(slack)) > before or None, timeout=30)
     assert CURRENT[:8] in json.dumps(_delivered(slack)[before:], ensure_ascii=False)
     assert {c.auth for c in railway.calls} == {"project"}
     assert railway.mutations() == []
@@ -513,10 +513,10 @@ async def test_health_during_a_database_outage_gives_the_probe_report(proxied_pg
     await proxy.cut()
     await _command(bot, slack, signer, "/health", "backend")
     report = await eventually(lambda: [p for p in _delivered(slack) if p.get("response_type") == "in_channel"],
-                              timeout=15)
+                              timeout=30)
     assert len(report) == 1 and "went wrong" not in json.dumps(report)
     await proxy.restore()
-    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=15) == ["ok"]  # kept, then written
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=30) == ["ok"]  # kept, then written
 
 
 async def test_rollback_during_a_database_outage_is_refused_clearly_then_runs_once(proxied_pg, make_bot, slack,
@@ -534,7 +534,7 @@ async def test_rollback_during_a_database_outage_is_refused_clearly_then_runs_on
     done = await eventually(lambda: _final(bot, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
-    outcomes = await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value), timeout=15)
+    outcomes = await eventually(lambda: _audit_outcomes(bot, ActionId.ROLLBACK_APPROVE.value), timeout=30)
     assert outcomes == ["error", "approved"]
 
 
@@ -557,7 +557,7 @@ async def test_a_database_that_never_answers_health_still_reports_and_no_audit_r
     proxy, url = proxied_pg
     bot = await _start(make_bot, rollback_env, database_url=url, **DB_HANGS)
     await _command(bot, slack, signer, "/health", "backend")
-    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=15) == ["ok"]
+    assert await eventually(lambda: _audit_outcomes(bot, "/health"), timeout=30) == ["ok"]
     proxy.stall()
     await _command(bot, slack, signer, "/health", "backend")
     # The person gets the probe report: saving probe history and the audit row are bookkeeping.
@@ -650,7 +650,7 @@ async def test_a_hanging_target_gives_a_bounded_report(make_bot, slack, signer, 
         rollback_env.target.set_fault(path, "slow", ms=5000)
     await _command(bot, slack, signer, "/health", "backend")
     report = await eventually(lambda: [p for p in _delivered(slack) if p.get("response_type") == "in_channel"],
-                              timeout=15)
+                              timeout=30)
     assert len(report) == 1
     assert await eventually(lambda: _audit_outcomes(bot, "/health")) == ["ok"]
     assert "0.3" in json.dumps(report) or "timed out" in json.dumps(report).lower() or "timeout" in json.dumps(

@@ -144,7 +144,7 @@ async def test_a_full_pool_answers_busy_at_once_and_loses_nothing_it_accepted(ma
             answers.append((await http.post(bot.slack_url, content=req.body, headers=req.headers)).json()["text"])
     assert [a.startswith("Checking") for a in answers] == [True, True, False]
     assert "busy" in answers[2]
-    await eventually(lambda: len(slack.responses) >= 2, timeout=10)
+    await eventually(lambda: len(slack.responses) >= 2, timeout=30)
     await bot.rt.jobs.join()
     await bot.rt.responses.drain(10)  # the answers leave after the job, outside the pool
     assert len([r for r in slack.responses if r.payload.get("response_type") == "in_channel"]) == 2

@@ -31,7 +31,7 @@ async def _open_home(bot, slack, signer, user: str) -> dict:
     async with httpx.AsyncClient(timeout=10) as http:
         resp = await slack.open_home(user, bot.slack_url, signer, http)
     assert resp.status_code == 200
-    calls = await eventually(lambda: slack.calls_to("views.publish")[before:] or None, timeout=10)
+    calls = await eventually(lambda: slack.calls_to("views.publish")[before:] or None, timeout=30)
     assert calls[0].ok, calls[0].response
     return slack.home_view(user)
 
@@ -41,7 +41,7 @@ async def _rollback_request(bot, slack, signer, user: str = "U0ANA") -> str:
     req = signer.slash_command("/rollback", 'backend --reason "bad deploy"', user_id=user, channel_id=CHANNEL,
                                response_url=slack.response_url(channel=CHANNEL))
     assert (await _post(bot, req)).status_code == 200
-    posted = await slack.wait_for(lambda: slack.calls_to("chat.postMessage")[before:] or None, timeout=10)
+    posted = await slack.wait_for(lambda: slack.calls_to("chat.postMessage")[before:] or None, timeout=30)
     message = slack.message(CHANNEL, posted[0].response["ts"])
     return next(e["value"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
 
@@ -98,17 +98,17 @@ async def test_approving_from_home_runs_the_change_exactly_once(make_bot, slack,
     view = await _open_home(bot, slack, signer, "U0LEO")
     click = signer.home_action(ActionId.HOME_APPROVE.value, request_id, user_id="U0LEO", view=view)
     assert (await _post(bot, click)).status_code == 200
-    done = await eventually(lambda: _final(bot, request_id), timeout=20)
+    done = await eventually(lambda: _final(bot, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED and done.decided_by == "U0LEO"
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
     assert rollback_env.railway.mutations("deploymentRollback")[0].variables["id"] == DEFAULT_TARGET
-    after = await eventually(lambda: _shows(slack, "U0LEO", "You approved"), timeout=10)
+    after = await eventually(lambda: _shows(slack, "U0LEO", "You approved"), timeout=30)
     assert _buttons(after, ActionId.HOME_APPROVE) == []  # decided: no longer waiting
 
     # A second approver clicking the same (stale) Home view changes nothing and is told why.
     second = signer.home_action(ActionId.HOME_APPROVE.value, request_id, user_id="U0MAY", view=view)
     assert (await _post(bot, second)).status_code == 200
-    await eventually(lambda: _shows(slack, "U0MAY", "already"), timeout=10)
+    await eventually(lambda: _shows(slack, "U0MAY", "already"), timeout=30)
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
 
     # The same click delivered twice (a replay) is refused before it reaches the flow.
@@ -129,12 +129,12 @@ async def test_rejecting_from_home_follows_the_channels_rules(make_bot, slack, s
     # A non-approver's forged click is refused, and the request stays pending.
     forged = signer.home_action(ActionId.HOME_REJECT.value, request_id, user_id="U0ZED", view=view)
     assert (await _post(bot, forged)).status_code == 200
-    await eventually(lambda: _shows(slack, "U0ZED", "may decide on production changes"), timeout=10)
+    await eventually(lambda: _shows(slack, "U0ZED", "may decide on production changes"), timeout=30)
     assert (await actions.get(bot.rt.store, request_id)).status == actions.PENDING
     view = await _open_home(bot, slack, signer, "U0LEO")
     reject = signer.home_action(ActionId.HOME_REJECT.value, request_id, user_id="U0LEO", view=view)
     assert (await _post(bot, reject)).status_code == 200
-    await eventually(lambda: _final(bot, request_id), timeout=10)
+    await eventually(lambda: _final(bot, request_id), timeout=30)
     assert (await actions.get(bot.rt.store, request_id)).status == actions.REJECTED
     assert rollback_env.railway.mutations("deploymentRollback") == []
 

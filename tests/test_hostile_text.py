@@ -81,7 +81,7 @@ async def test_hostile_text_through_every_command_and_summary(make_bot, slack, s
     acks = []
     resp = await _command(bot, slack, signer, "/incident", f"open backend {HOSTILE}")
     acks.append(resp.json() if resp.content else {})
-    inc = await eventually(lambda: _open_incident(bot), timeout=10)
+    inc = await eventually(lambda: _open_incident(bot), timeout=30)
     channel = inc.channel_id
     for verb in ("note", "followup"):
         resp = await _command(bot, slack, signer, "/incident", f"{verb} {inc.ref} {HOSTILE}", channel=channel)
@@ -98,7 +98,7 @@ async def test_hostile_text_through_every_command_and_summary(make_bot, slack, s
             assert (await http.post(bot.slack_url, content=click.body, headers=click.headers)).status_code == 200
     resp = await _command(bot, slack, signer, "/incident", f"resolve {inc.ref} {HOSTILE}", channel=channel)
     acks.append(resp.json() if resp.content else {})
-    await eventually(lambda: _resolved(bot, inc.id), timeout=10)
+    await eventually(lambda: _resolved(bot, inc.id), timeout=30)
     await bot.rt.jobs.join()
     await bot.rt.responses.drain(10)
     await bot.chatops.incidents.pacer.idle(timeout=10)
@@ -125,7 +125,7 @@ async def test_hostile_reason_in_a_rollback_request(make_bot, slack, signer, rol
     bot = await make_bot(rollback_env.config(), **rollback_env.settings())
     resp = await _command(bot, slack, signer, "/rollback", f'backend --reason "{HOSTILE}"', channel="C0OPS")
     assert resp.status_code == 200
-    await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage") if c.ok], timeout=10)
+    await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage") if c.ok], timeout=30)
     async with bot.rt.store.session() as session:
         from sqlalchemy import select
 

@@ -57,47 +57,47 @@ async def test_a_rollback_typed_in_the_incident_channel_joins_the_incident(make_
     bot = await start(make_bot, target, railway, ScriptedPlaybooks(), recovery=0.6,
                       CHATOPS_FOLLOW_POLL_SECONDS=0.05)
     target.set_state(db_down_at_runtime=True)
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
-    inc = await eventually(lambda: _ready(bot, inc.id), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
+    inc = await eventually(lambda: _ready(bot, inc.id), timeout=30)
     channel = inc.channel_id
 
     def summary() -> dict:
         return slack.message(channel, inc.summary_ts)
 
-    await eventually(lambda: "dep-old" in texts(summary()) and "ECONNREFUSED" in texts(summary()), timeout=5)
+    await eventually(lambda: "dep-old" in texts(summary()) and "ECONNREFUSED" in texts(summary()), timeout=30)
     assert {ActionId.INCIDENT_ROLLBACK, ActionId.INCIDENT_ACK} <= action_ids(summary())
 
     # Ana asks with /rollback in the incident's channel; while it is pending the summary offers no second one.
     await command(bot, slack, signer, "/rollback", 'backend --reason "pool errors since dep-cur"', user="U0ANA",
                   channel=channel)
-    first = await eventually(lambda: request_message(slack, channel), timeout=5)
+    first = await eventually(lambda: request_message(slack, channel), timeout=30)
     await eventually(lambda: ActionId.INCIDENT_ROLLBACK not in action_ids(summary())
-                     and "pending" in texts(summary()), timeout=5)
+                     and "pending" in texts(summary()), timeout=30)
     req_id = next(e["value"] for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]
                   if e["action_id"] == ActionId.ROLLBACK_APPROVE)
     assert (await actions.get(bot.rt.store, req_id)).incident_id == str(inc.id)  # linked, though typed by hand
 
     # Bob (the approver) rejects it: on the timeline with who, and the Request rollback button is back.
     await click(bot, slack, signer, ActionId.ROLLBACK_REJECT, req_id, user="U0BOB", channel=channel, message=first)
-    await eventually(lambda: _has(bot, inc.id, "change_rejected"), timeout=5)
-    await eventually(lambda: ActionId.INCIDENT_ROLLBACK in action_ids(summary()), timeout=5)
+    await eventually(lambda: _has(bot, inc.id, "change_rejected"), timeout=30)
+    await eventually(lambda: ActionId.INCIDENT_ROLLBACK in action_ids(summary()), timeout=30)
     assert "<@U0BOB> · Rollback to dep-old (commit 1111111) rejected" in texts(summary())
 
     # Asked again, approved by Bob: the rollback runs, and the service recovers only once it is live.
     seen = len(slack.messages(channel))
     await command(bot, slack, signer, "/rollback", "backend", user="U0ANA", channel=channel)
-    second = await eventually(lambda: request_message(slack, channel, seen), timeout=5)
+    second = await eventually(lambda: request_message(slack, channel, seen), timeout=30)
     req_id = next(e["value"] for b in second["blocks"] if b["type"] == "actions" for e in b["elements"]
                   if e["action_id"] == ActionId.ROLLBACK_APPROVE)
     await click(bot, slack, signer, ActionId.ROLLBACK_APPROVE, req_id, user="U0BOB", channel=channel, message=second)
-    await eventually(lambda: _status_not(bot, req_id, "pending"), timeout=5)
+    await eventually(lambda: _status_not(bot, req_id, "pending"), timeout=30)
     target.set_state(db_down_at_runtime=False)  # the rollback fixes it
-    done = await eventually(lambda: _finished(bot, req_id), timeout=15)
+    done = await eventually(lambda: _finished(bot, req_id), timeout=30)
     assert (done.status, done.verdict, done.decided_by) == ("succeeded", "healthy", "U0BOB")
     new_deployment = done.new_deployment_id
     # The mitigation is the rollback's: attributed, and TTM measured to its verification (even when the
     # probes saw the service recover a moment before the verification reported).
-    await eventually(lambda: _credited(bot, inc.id), timeout=5)
+    await eventually(lambda: _credited(bot, inc.id), timeout=30)
     mitigated = await store.get(bot.rt.store, inc.id)
     assert mitigated.status == "mitigated"
     events = await store.timeline(bot.rt.store, inc.id)
@@ -113,7 +113,7 @@ async def test_a_rollback_typed_in_the_incident_channel_joins_the_incident(make_
 
     # The pinned summary follows the truth: the deployment serving now, who approved it, no rollback offer,
     # the findings from before the rollback marked as such.
-    body = await eventually(lambda: _summary_with(summary(), "Mitigated", "live since the rollback"), timeout=5)
+    body = await eventually(lambda: _summary_with(summary(), "Mitigated", "live since the rollback"), timeout=30)
     assert "*Current deployment*" in body and "approved by <@U0BOB>" in body and "`1111111`" in body
     assert ActionId.INCIDENT_ROLLBACK not in action_ids(summary())
     assert "may no longer hold" in body
@@ -121,17 +121,17 @@ async def test_a_rollback_typed_in_the_incident_channel_joins_the_incident(make_
 
     # Resolved: the final summary and the postmortem say the same, by mention and by name.
     proposal = await eventually(lambda: next((m for m in slack.messages(channel)
-                                              if ActionId.INCIDENT_RESOLVE in action_ids(m)), None), timeout=5)
+                                              if ActionId.INCIDENT_RESOLVE in action_ids(m)), None), timeout=30)
     await click(bot, slack, signer, ActionId.INCIDENT_RESOLVE, str(inc.id), user="U0ANA", channel=channel,
                 message=proposal)
     final = await eventually(lambda: next((m for m in slack.messages(channel) if "Time to detect" in texts(m)),
-                                          None), timeout=5)
+                                          None), timeout=30)
     final_text = texts(final)
     assert ("*Mitigation:* Mitigated by rolling back to dep-old (1111111), requested by <@U0ANA>, "
             "approved by <@U0BOB>, verified healthy at <!date^") in final_text
     assert "<@U0BOB> · Rollback to dep-old (commit 1111111) approved" in final_text
     postmortem = await eventually(lambda: next((m for m in slack.messages(channel) if "# Postmortem" in texts(m)),
-                                               None), timeout=5)
+                                               None), timeout=30)
     draft = texts(postmortem)
     assert ("Mitigated by rolling back to dep-old (1111111), requested by Ana Pérez, approved by Bob Stone, "
             "verified healthy at") in draft
@@ -143,14 +143,14 @@ async def test_a_change_offered_elsewhere_joins_the_open_incident(make_bot, slac
     """A playbook's restart offer clicked in another channel is still the incident's business."""
     bot = await start(make_bot, target, railway)
     target.set_state(db_down_at_runtime=True)
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
-    inc = await eventually(lambda: _ready(bot, inc.id), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
+    inc = await eventually(lambda: _ready(bot, inc.id), timeout=30)
     ts = slack.add_message("C0GENERAL", "diagnosis", user="U0BOT")
     await click(bot, slack, signer, ActionId.PLAYBOOK_ACTION, "restart:backend:db", user="U0ANA",
                 channel="C0GENERAL", message=slack.message("C0GENERAL", ts))
-    requested = await eventually(lambda: _event(bot, inc.id, "change_requested"), timeout=5)
+    requested = await eventually(lambda: _event(bot, inc.id, "change_requested"), timeout=30)
     assert (requested.actor, requested.data["action"], requested.data["target"]) == ("U0ANA", "restart", "dep-cur")
-    await eventually(lambda: "Restart request" in texts(slack.message(inc.channel_id, inc.summary_ts)), timeout=5)
+    await eventually(lambda: "Restart request" in texts(slack.message(inc.channel_id, inc.summary_ts)), timeout=30)
     target.set_state(db_down_at_runtime=False)
 
 

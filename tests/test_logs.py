@@ -81,7 +81,7 @@ async def _logs(bot, slack, signer, text: str) -> tuple[httpx.Response, dict]:
     before = len(slack.responses)
     resp = await _post(bot.slack_url, signer.slash_command("/logs", text, user_id="U0ANA", channel_id=CHANNEL,
                                                            response_url=slack.response_url(channel=CHANNEL)))
-    posted = await eventually(lambda: slack.responses[before:] or None, timeout=10)
+    posted = await eventually(lambda: slack.responses[before:] or None, timeout=30)
     return resp, posted[0].payload
 
 
@@ -146,7 +146,7 @@ async def test_more_pages_through_older_entries_to_the_first(make_bot, slack, si
                                      channel_id=CHANNEL, message_ts="1.000", message={"blocks": payload["blocks"]},
                                      response_url=slack.response_url("actions", channel=CHANNEL))
         assert (await _post(bot.slack_url, click)).status_code == 200
-        posted = await eventually(lambda b=before: slack.responses[b:] or None, timeout=10)
+        posted = await eventually(lambda b=before: slack.responses[b:] or None, timeout=30)
         payload = posted[0].payload
         assert payload["replace_original"] is True
     heads = [line for line in seen if not line.startswith("    ")]

@@ -58,7 +58,7 @@ async def test_a_failing_service_gets_the_whole_profile_until_it_is_healthy(make
     target.requests.clear()
     await monitor.round()  # failing: the whole profile, and the second failure opens the incident
     assert len(target.requests) > 2
-    await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
+    await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
     target.set_state(db_down_at_runtime=False)
     target.requests.clear()
     await monitor.round()  # an open incident keeps the whole profile in view

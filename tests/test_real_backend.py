@@ -68,7 +68,7 @@ async def test_verification_of_a_healthy_rollback_whose_logs_hold_only_the_bots_
         found = await actions.get(bot.rt.store, value)
         return found if found.status in actions.FINAL else None
 
-    done = await eventually(finished, timeout=20)
+    done = await eventually(finished, timeout=30)
     assert (done.status, done.verdict) == (actions.SUCCEEDED, "healthy"), done.detail
     assert "“✅ LISTENING OK”" in done.detail or "“[STARTUP] Listening on port 8080”" in done.detail
     assert done.detail.count("Server running on port") == 1

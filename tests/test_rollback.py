@@ -74,7 +74,7 @@ async def test_happy_path_is_approved_run_once_verified_and_audited(db_url, make
     resp = await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
     assert resp.status_code == 200
     request_id = _request_id(message)
-    done = await eventually(lambda: _finished(bot, request_id), timeout=20)
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED and done.verdict == "healthy", done.detail
     assert done.decided_by == "U0LEO"
     mutations = rollback_env.railway.mutations("deploymentRollback")
@@ -131,7 +131,7 @@ async def test_only_approvers_may_reject_and_the_requester_may_withdraw(db_url, 
 
     # An approver can still approve it.
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, request_id), timeout=20)
+    done = await eventually(lambda: _finished(bot, request_id), timeout=30)
     assert (done.status, done.decided_by) == (actions.SUCCEEDED, "U0LEO")
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
 
@@ -147,7 +147,7 @@ async def test_a_usergroup_member_may_approve(make_bot, slack, signer, rollback_
     bot = await make_bot(rollback_env.config(), **rollback_env.settings())
     message = await _request(bot, slack, signer)
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0MAY"))
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.decided_by == "U0MAY" and done.status == actions.SUCCEEDED
     assert slack.calls_to("usergroups.users.list")
 
@@ -160,7 +160,7 @@ async def test_twenty_concurrent_approvals_reach_railway_once(db_url, make_bot, 
               for i in range(20)]
     answers = await asyncio.gather(*(_post(bot.slack_url, c) for c in clicks))
     assert all(a.status_code == 200 for a in answers)
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
     await bot.rt.jobs.join()
@@ -213,7 +213,7 @@ async def test_a_request_made_before_a_restart_can_be_approved_after_it(make_bot
     await first.stop()
     second = await make_bot(rollback_env.config(), database_url=sqlite_url, **rollback_env.settings())
     await _post(second.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(second, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(second, _request_id(message)), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
 
@@ -230,11 +230,11 @@ async def test_a_rollback_in_flight_during_a_restart_is_resumed(make_bot, slack,
         req = await actions.get(first.rt.store, request_id)
         return req if req.new_deployment_id else None
 
-    await eventually(has_new_deployment, timeout=10)
+    await eventually(has_new_deployment, timeout=30)
     await first.stop()  # the process dies while following the deployment
     rollback_env.railway.world.stage_seconds = 0.05
     second = await make_bot(rollback_env.config(), database_url=sqlite_url, **rollback_env.settings())
-    done = await eventually(lambda: _finished(second, request_id), timeout=20)
+    done = await eventually(lambda: _finished(second, request_id), timeout=30)
     assert done.status == actions.SUCCEEDED
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
     assert any("following deployment" in json.dumps(c.params) for c in slack.calls_to("chat.postMessage"))
@@ -245,7 +245,7 @@ async def test_a_rollback_that_fails_on_railway_gives_a_failing_verdict(make_bot
     rollback_env.railway.world.set_next_outcome("FAILED")
     message = await _request(bot, slack, signer)
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.status == actions.FAILED and done.verdict == "deploy_failed"
     assert await eventually(lambda: _shows(slack, message, "FAILED"))
 
@@ -255,7 +255,7 @@ async def test_railway_answering_5xx_to_the_mutation_is_never_retried(make_bot, 
     message = await _request(bot, slack, signer)
     rollback_env.railway.inject("server_error", status=502, operation="deploymentRollback")
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.status == actions.FAILED and done.verdict == "ambiguous"
     assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
     assert await eventually(lambda: _shows(slack, message, "will not retry"))
@@ -269,7 +269,7 @@ async def test_railway_faults_while_preparing_give_a_clear_message(make_bot, sla
     rollback_env.railway.inject(fault, count=None, retry_after=60)
     await _post(bot.slack_url, signer.slash_command("/rollback", "backend", user_id="U0ANA", channel_id=CHANNEL,
                                                     response_url=slack.response_url(channel=CHANNEL)))
-    await eventually(lambda: slack.responses or None, timeout=15)
+    await eventually(lambda: slack.responses or None, timeout=30)
     said = _ephemerals(slack)
     assert expected.lower() in said.lower()
     assert slack.calls_to("chat.postMessage") == []
@@ -312,7 +312,7 @@ async def test_chat_update_failing_reports_in_the_thread(make_bot, slack, signer
     message = await _request(bot, slack, signer)
     slack.fail("chat.update", error="message_not_found", count=100)
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.status == actions.SUCCEEDED
     await eventually(lambda: any("healthy" in c.params["text"] for c in slack.calls_to("chat.postMessage")))
     threaded = [c for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == message["ts"]]
@@ -323,7 +323,7 @@ async def test_nothing_posted_carries_a_secret(make_bot, slack, signer, rollback
     bot = await make_bot(rollback_env.config(), **rollback_env.settings())
     message = await _request(bot, slack, signer)
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     posted = json.dumps([c.params for c in slack.calls] + [r.payload for r in slack.responses])
     world = rollback_env.railway.world
     secrets = [v for values in world.variables.values() for k, v in values.items()
@@ -347,7 +347,7 @@ async def test_a_playbook_offered_change_is_approval_gated_and_runs_once(make_bo
     assert rollback_env.railway.mutations(mutation) == []
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0ANA"))  # self: refused
     await _post(bot.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
-    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=20)
+    done = await eventually(lambda: _finished(bot, _request_id(message)), timeout=30)
     assert done.status == actions.SUCCEEDED and done.verdict == "healthy", done.detail
     assert len(rollback_env.railway.mutations(mutation)) == 1
     assert rollback_env.railway.mutations(mutation)[0].variables["id"] == CURRENT

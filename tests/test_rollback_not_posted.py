@@ -31,7 +31,7 @@ async def _rollback(bot, slack, signer, channel: str, user: str = "U0ANA") -> st
     resp = await _post(bot.slack_url, signer.slash_command("/rollback", "backend", user_id=user, channel_id=channel,
                                                            response_url=slack.response_url(channel=channel)))
     assert resp.status_code == 200 and "Preparing" in resp.json()["text"]
-    posts = await slack.wait_for(lambda: slack.responses[before:] or None, timeout=10)
+    posts = await slack.wait_for(lambda: slack.responses[before:] or None, timeout=30)
     return json.dumps([p.payload for p in posts], ensure_ascii=False)
 
 
@@ -66,7 +66,7 @@ async def _assert_cancelled_and_asked_again(bot, slack, signer, channel: str) ->
     resp = await _post(bot.slack_url, signer.slash_command("/rollback", "backend", user_id="U0ANA", channel_id=channel,
                                                            response_url=slack.response_url(channel=channel)))
     assert resp.status_code == 200
-    await eventually(lambda: _second_request(bot), timeout=10)  # not refused as "already waiting for approval"
+    await eventually(lambda: _second_request(bot), timeout=30)  # not refused as "already waiting for approval"
     assert "already waiting" not in json.dumps([r.payload for r in slack.responses])
 
 
@@ -101,7 +101,7 @@ async def test_slack_answering_5xx(make_bot, slack, signer, rollback_env, status
     assert f"http_{status}" in told and "Nothing is pending" in told and "try again" in told
     assert slack.messages("C0INCIDENTS") == []  # Slack is having trouble: no second place is tried
     await _assert_cancelled_and_asked_again(bot, slack, signer, "C0OPS")
-    outcomes = await eventually(lambda: _settled(bot), timeout=10)
+    outcomes = await eventually(lambda: _settled(bot), timeout=30)
     assert outcomes == ["not_posted:unavailable", "requested"]  # once Slack is back, it works
     assert any(b["type"] == "actions" for b in slack.messages("C0OPS")[0]["blocks"])
 
@@ -135,7 +135,7 @@ async def test_a_playbook_button_in_a_dm_is_not_left_pending(make_bot, slack, si
     click = signer.block_actions("playbook.action", "restart:backend:memory", user_id="U0ANA", channel_id=dm.id,
                                  message_ts="1.0", response_url=slack.response_url("actions", channel=dm.id))
     assert (await _post(bot.slack_url, click)).status_code == 200
-    told = await slack.wait_for(lambda: slack.responses or None, timeout=10)
+    told = await slack.wait_for(lambda: slack.responses or None, timeout=30)
     assert "direct message I'm not part of" in json.dumps(told[0].payload)
     [req] = await _requests(bot)
     assert (req.action, req.status) == ("restart", actions.CANCELLED)

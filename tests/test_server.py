@@ -182,7 +182,7 @@ async def test_ready_follows_the_database(pg_url, make_bot):
         assert "postgres@" not in resp.text or "[redacted]" in resp.text
         assert (await http.get(bot.url + "/health")).status_code == 200
         await proxy.restore()
-        assert (await eventually(lambda: _ready(http, bot.url), timeout=10)) == 200
+        assert (await eventually(lambda: _ready(http, bot.url), timeout=30)) == 200
     await proxy.cut()
     await proxy.restore()
 

@@ -102,7 +102,7 @@ async def test_the_documented_app_home_opened_event_and_its_retry(make_bot, slac
     body = (DOCS / "app_home_opened.json").read_bytes()
     first = SignedRequest(body, {**signer.sign(body), "Content-Type": "application/json"})
     assert (await _post(bot, first)).status_code == 200
-    await eventually(lambda: slack.calls_to("views.publish"), timeout=10)
+    await eventually(lambda: slack.calls_to("views.publish"), timeout=30)
     assert (await _post(bot, signer.retried(first, 1, "http_timeout"))).status_code == 200
     await bot.rt.jobs.join()
     rows = await _rows(bot)

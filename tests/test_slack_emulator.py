@@ -520,7 +520,7 @@ async def test_wait_for_returns_the_value_or_times_out(emu, client):
         await client.chat_postMessage(channel="C0GENERAL", text=TEXT)
 
     task = asyncio.create_task(later())
-    calls = await emu.wait_for(lambda: emu.calls_to("chat.postMessage"), timeout=2)
+    calls = await emu.wait_for(lambda: emu.calls_to("chat.postMessage"), timeout=30)
     assert calls[0].params["text"] == TEXT
     await task
     with pytest.raises(TimeoutError):
@@ -554,13 +554,13 @@ async def test_standalone_process_prints_its_url_and_serves():
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "sandbox.emulators.slack", cwd=REPO, env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     try:
-        url = (await asyncio.wait_for(proc.stdout.readline(), timeout=10)).decode().strip()
+        url = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode().strip()
         assert url.startswith("http://127.0.0.1:")
         client = AsyncWebClient(token="xoxb-standalone-0000", base_url=url + "/api/")
         assert (await client.auth_test())["user_id"] == "U0BOT"
     finally:
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
 
 
 async def test_conversations_open_a_direct_message_then_post_in_it(emu, client):

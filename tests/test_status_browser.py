@@ -62,9 +62,9 @@ async def test_a_visitor_sees_the_components_and_the_approved_update(make_bot, s
     bot = await start(make_bot, target)
     inc = await open_incident(bot, slack, signer)
     await command(bot, slack, signer, f"publish {PUBLIC}", channel=inc.channel_id)
-    draft = await eventually(lambda: draft_in(slack, inc.channel_id), timeout=5)
+    draft = await eventually(lambda: draft_in(slack, inc.channel_id), timeout=30)
     await click(bot, slack, signer, ActionId.PUBLIC_UPDATE_APPROVE, draft, user="U0BOB", channel=inc.channel_id)
-    await eventually(lambda: _published(bot), timeout=5)
+    await eventually(lambda: _published(bot), timeout=30)
 
     dom = (await run_browser(binary, tmp_path / "profile-dom", "--dump-dom", bot.url + "/status")).decode()
     assert '<html lang="en">' in dom

@@ -84,8 +84,8 @@ def said(slack, words: str) -> bool:
 
 async def open_incident(bot, slack, signer):
     await command(bot, slack, signer, f"open backend {TITLE}")
-    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=5)
-    return await eventually(lambda: _with_channel(bot, inc.id), timeout=5)
+    inc = await eventually(lambda: store.open_for_service(bot.rt.store, "backend"), timeout=30)
+    return await eventually(lambda: _with_channel(bot, inc.id), timeout=30)
 
 
 async def _with_channel(bot, incident_id):
@@ -109,26 +109,26 @@ async def test_an_incident_appears_only_after_a_second_person_approves_its_publi
     assert "No incidents right now." in (await get(bot, "/status")).text  # declared, but nothing public yet
 
     await command(bot, slack, signer, f"publish {PUBLIC}", channel=inc.channel_id)
-    draft = await eventually(lambda: draft_in(slack, inc.channel_id), timeout=5)
+    draft = await eventually(lambda: draft_in(slack, inc.channel_id), timeout=30)
     assert PUBLIC.replace("&", "&amp;") in texts(draft)  # quoted in Slack as the page will show it
     assert "No incidents right now." in (await get(bot, "/status")).text  # a draft is not public
 
     await click(bot, slack, signer, ActionId.PUBLIC_UPDATE_APPROVE, draft, user="U0ANA", channel=inc.channel_id)
-    await eventually(lambda: said(slack, "someone else has to approve it"), timeout=5)
+    await eventually(lambda: said(slack, "someone else has to approve it"), timeout=30)
     await click(bot, slack, signer, ActionId.PUBLIC_UPDATE_APPROVE, draft, user="U0CARL", channel=inc.channel_id)
-    await eventually(lambda: said(slack, "Only an approver"), timeout=5)
+    await eventually(lambda: said(slack, "Only an approver"), timeout=30)
     assert "No incidents right now." in (await get(bot, "/status")).text
 
     # Two approvers click at once, several times: published exactly once.
     await asyncio.gather(*(click(bot, slack, signer, ActionId.PUBLIC_UPDATE_APPROVE, draft, user=user,
                                  channel=inc.channel_id) for user in ("U0BOB", "U0DAN") * 3))
-    await eventually(lambda: _kinds(bot, inc.id, "public_update_published"), timeout=5)
-    await eventually(lambda: _audited(bot, 8), timeout=5)
+    await eventually(lambda: _kinds(bot, inc.id, "public_update_published"), timeout=30)
+    await eventually(lambda: _audited(bot, 8), timeout=30)
     outcomes = [r.outcome for r in await audit.entries(bot.rt.store) if r.name == ActionId.PUBLIC_UPDATE_APPROVE]
     assert outcomes.count("published") == 1 and outcomes.count("already_decided") == 5
     assert len(await _kinds(bot, inc.id, "public_update_published")) == 1
     decided = await eventually(lambda: next((m for m in slack.messages(inc.channel_id)
-                                             if "Published on the status page" in texts(m)), None), timeout=5)
+                                             if "Published on the status page" in texts(m)), None), timeout=30)
     assert ActionId.PUBLIC_UPDATE_APPROVE not in action_ids(decided)
 
     page = (await get(bot, "/status")).text
@@ -147,7 +147,7 @@ async def test_an_incident_appears_only_after_a_second_person_approves_its_publi
             assert internal not in body, internal
 
     await command(bot, slack, signer, "resolve the pool size", channel=inc.channel_id, user="U0BOB")
-    await eventually(lambda: _resolved(bot, inc.id), timeout=5)
+    await eventually(lambda: _resolved(bot, inc.id), timeout=30)
     page = (await get(bot, "/status")).text
     assert "No incidents right now." in page and "Shop API: resolved incident" in page
     assert "Past incidents (last 90 days)" in page
@@ -197,7 +197,7 @@ async def test_disabled_means_no_routes_and_publish_says_so(make_bot, slack, sig
         assert (await get(bot, path)).status_code == 404
     inc = await open_incident(bot, slack, signer)
     await command(bot, slack, signer, "publish We are on it", channel=inc.channel_id)
-    await eventually(lambda: said(slack, "The status page is not enabled"), timeout=5)
+    await eventually(lambda: said(slack, "The status page is not enabled"), timeout=30)
 
 
 async def test_a_draft_with_slack_mentions_or_links_is_refused(make_bot, slack, signer, target):
@@ -205,7 +205,7 @@ async def test_a_draft_with_slack_mentions_or_links_is_refused(make_bot, slack, 
     inc = await open_incident(bot, slack, signer)
     await command(bot, slack, signer, "publish <@U0ANA> is on it, see <https://grafana.internal|dash>",
                   channel=inc.channel_id)
-    await eventually(lambda: said(slack, "cannot hold Slack mentions"), timeout=5)
+    await eventually(lambda: said(slack, "cannot hold Slack mentions"), timeout=30)
     assert draft_in(slack, inc.channel_id) is None
 
 
@@ -218,7 +218,7 @@ async def test_a_draft_slack_would_not_take_is_withdrawn_not_left_pending(make_b
     inc = await open_incident(bot, slack, signer)
     slack.fail("chat.postMessage", "channel_not_found")
     await command(bot, slack, signer, "publish We are on it", channel=inc.channel_id)
-    await eventually(lambda: said(slack, "I could not post the draft"), timeout=5)
+    await eventually(lambda: said(slack, "I could not post the draft"), timeout=30)
     async with bot.rt.store.session() as session:
         rows = list((await session.scalars(select(PublicUpdate))).all())
     assert [row.status for row in rows] == ["rejected"]
@@ -304,7 +304,7 @@ async def test_with_the_database_away_the_page_answers_503_not_a_traceback(pg_ur
         assert down.headers["Cache-Control"] == "no-store" and down.headers["Retry-After"] == "30"
         assert "postgres" not in down.text
     await proxy.restore()
-    assert (await eventually(lambda: _status_code(bot), timeout=15)) == 200
+    assert (await eventually(lambda: _status_code(bot), timeout=30)) == 200
     await proxy.cut()
     await proxy.restore()
 

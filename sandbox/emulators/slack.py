@@ -229,8 +229,9 @@ class SlackEmulator(LoopbackServer):
         """Seed a message (e.g. one from a person, which the bot may not chat.update); returns its ts."""
         return self.workspace.add_message(channel, text, user=user, blocks=blocks).ts
 
-    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 5.0) -> T:
-        """Poll ``predicate`` until it returns something truthy (work after the ack runs in the background)."""
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
+        """Poll ``predicate`` until it returns something truthy (work after the ack runs in the background);
+        it returns as soon as it does, so the bound is generous: a busy machine may be slow to get there."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
