@@ -280,9 +280,11 @@ def scale_table(results: list[dict]) -> str:
 def soak_line(r: dict) -> str:
     samples = r["rss_samples"]  # every 5 s
     first, last = samples[:12], samples[-12:]
+    by_two_minutes = ", ".join(f"{max(samples[i:i + 24]):.0f}" for i in range(0, len(samples), 24))
     return (f"{r['n']} services every {r['interval']:g} s for {r['seconds'] / 60:.0f} min (signed `/health` twice a "
             f"second throughout): RSS {min(first):.0f}–{max(first):.0f} MB in the first minute, "
-            f"{min(last):.0f}–{max(last):.0f} MB in the last, {max(samples):.0f} MB at most ({len(samples)} samples, "
+            f"{min(last):.0f}–{max(last):.0f} MB in the last; the highest in each 2 minutes: {by_two_minutes} MB; "
+            f"{max(samples):.0f} MB at most ({len(samples)} samples, "
             f"one every 5 s); bot CPU {r['cpu']:.1f}% of a core, ack p99 {pct(r['ack'], 0.99):.1f} ms "
             f"(minimal server {pct(r['floor'], 0.99):.1f} ms).")
 
