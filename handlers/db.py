@@ -9,6 +9,7 @@ import logging
 from bot.changes.runner import RollbackRefused
 from bot.changes.slack_flow import RollbackFlow
 from bot.common.errors import ChatopsError
+from bot.common.responses import Origin
 from bot.dbops.backups import read_backups, request_backup
 from bot.dbops.cleanup import request_cleanup
 from bot.dbops.command import DbArgs, parse
@@ -126,13 +127,13 @@ class DbHandlers:
                       errors={CONFIRM_BLOCK: t("db.restore.mismatch", lang, service=service)})
             return
         await ack()
+        # No response_url on a submission: the person is told privately where they clicked (else by DM).
         user = body["user"]["id"]
-
-        async def tell(text: str, **_) -> None:
-            await self.rt.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+        respond = self.rt.responses.responder(Origin(None, user, channel, context["correlation_id"]))
+        tell = ephemeral(respond)
 
         async def work() -> str:
             return await self.flow.decide(request_id, user, lang, tell, reject=False, confirmed=True)
 
-        if not schedule(self.rt, context, tell, "db-restore-decision", work):
+        if not schedule(self.rt, context, respond, "db-restore-decision", work):
             await tell(t("common.busy", lang))

@@ -303,3 +303,32 @@ async def test_a_fresh_backup_sent_without_an_answer_before_a_crash_is_found_and
     assert _system(await audit.entries(second.rt.store), request_id) == [
         ("db_restore.resumed", "resumed"), ("railway.volumeInstanceBackupCreate", "unanswered"),
         ("railway.volumeInstanceBackupCreate", "listed"), ("railway.volumeInstanceBackupRestore", "ok")]
+
+
+async def test_a_late_submission_is_answered_privately_and_by_dm_when_slack_refuses_that(make_bot, slack, signer,
+                                                                                        railway):
+    """A modal's submission has no response_url: the answer goes to the person where they clicked, else
+    to their DM, and only an answer that lands nowhere is audited as failed."""
+    bot = await make_bot(db_env.services(), **db_env.settings(railway))
+    message = await db_env.request_message(bot, slack, signer, "backend restore bk-daily")
+    request_id = db_env.button(message, ActionId.DB_RESTORE_APPROVE)["value"]
+    view = await _open_modal(bot, slack, signer, message, "U0LEO")
+    await db_env.post(bot.slack_url, _submit(signer, view, "backend", "U0LEO"))
+    await eventually(lambda: _finished(bot, request_id), timeout=30)
+
+    late = db_env.APPROVERS[1]
+    before = len(slack.calls_to("chat.postEphemeral"))
+    await db_env.post(bot.slack_url, _submit(signer, view, "backend", late))
+    told = (await slack.wait_for(lambda: slack.calls_to("chat.postEphemeral")[before:] or None, timeout=30))[0]
+    assert told.ok and told.params["channel"] == db_env.CHANNEL and told.params["user"] == late
+    assert "This request is already" in told.params["text"]
+
+    later = db_env.APPROVERS[2]
+    slack.fail("chat.postEphemeral", "channel_not_found")
+    await db_env.post(bot.slack_url, _submit(signer, view, "backend", later))
+    dm = (await slack.wait_for(lambda: [c for c in slack.calls_to("chat.postMessage")
+                                        if c.params.get("channel") == later] or None, timeout=30))[0]
+    assert dm.ok and "This request is already" in dm.params["text"]
+
+    await bot.rt.audit.flush()
+    assert not [r for r in await audit.entries(bot.rt.store) if r.name == "response_url"]  # both landed

@@ -5,7 +5,8 @@ holds a worker for the whole wait (and Bolt's failure notice to the same URL hol
 ``respond`` only queues the answer: a task per request delivers its answers in order, each attempt
 bounded by a short timeout, with at most one retry (after a timeout, a connection error or a 5xx).
 An answer that still cannot be delivered falls back to ``chat.postEphemeral`` to the person (or a DM,
-or for an in-channel answer a channel post) and is recorded in the audit log as failed.
+or for an in-channel answer a channel post) and is recorded in the audit log as failed. A request with
+no response_url (a modal's submission) goes that way at once, and is recorded only if nothing lands.
 """
 
 from __future__ import annotations
@@ -83,12 +84,18 @@ class ResponseDeliveries:
     async def _deliver(self, origin: Origin, message: dict[str, Any], previous: asyncio.Task | None) -> None:
         if previous is not None:
             await asyncio.wait({previous})
-        problem = await self._post(origin.response_url, message) if origin.response_url else "no response_url"
-        if problem is None:
-            metrics.SLACK_CALLS.labels("response_url", "ok").inc()
-            return
-        metrics.SLACK_CALLS.labels("response_url", "failed").inc()
-        fallback = await self._fallback(origin, message)
+        if origin.response_url is None:  # a modal's submission: Slack gives no response_url
+            delivered, where = await self._fallback(origin, message)
+            if delivered:
+                return
+            problem, fallback = "no response_url", where
+        else:
+            problem = await self._post(origin.response_url, message)
+            if problem is None:
+                metrics.SLACK_CALLS.labels("response_url", "ok").inc()
+                return
+            metrics.SLACK_CALLS.labels("response_url", "failed").inc()
+            fallback = (await self._fallback(origin, message))[1]
         logger.warning("response_url failed: %s; fallback: %s", problem, fallback)
         self.audit(kind="system", name="response_url", outcome="failed", user_id=origin.user_id,
                    channel_id=origin.channel_id, subject=origin.correlation_id,
@@ -113,12 +120,13 @@ class ResponseDeliveries:
                 return problem
         return problem
 
-    async def _fallback(self, origin: Origin, message: dict[str, Any]) -> str:
-        """chat.postEphemeral to the person, else a DM; an in-channel answer is posted in the channel first."""
+    async def _fallback(self, origin: Origin, message: dict[str, Any]) -> tuple[bool, str]:
+        """chat.postEphemeral to the person, else a DM; an in-channel answer is posted in the channel first.
+        Whether one landed, and where (or what each attempt met)."""
         text = str(message.get("text") or "")
         blocks = message.get("blocks") or None
         if not origin.user_id:
-            return "none (no user)"
+            return False, "none (no user)"
         attempts: list[tuple[str, dict[str, Any]]] = []
         if message.get("response_type") == "in_channel" and origin.channel_id:
             attempts.append(("chat.postMessage", {"channel": origin.channel_id}))
@@ -130,11 +138,11 @@ class ResponseDeliveries:
             try:
                 await self.slack.api_call(method, json={**where, "text": text, "blocks": blocks,
                                                         "unfurl_links": False, "unfurl_media": False})
-                return f"{method} {where['channel']}"
+                return True, f"{method} {where['channel']}"
             except Exception as exc:
                 error = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or type(exc).__name__
                 tried.append(f"{method} {where['channel']}: {error}")
-        return "failed too (" + "; ".join(tried) + ")"
+        return False, "failed too (" + "; ".join(tried) + ")"
 
 
 class Responder:
