@@ -54,7 +54,9 @@ class ChangeKind(Protocol):
 
     async def run(self, req: actions.ActionRequest, report: Callable[[Any], Awaitable[None]]) -> None: ...
 
-    async def resume(self, req: actions.ActionRequest, report: Callable[[Any], Awaitable[None]]) -> None: ...
+    async def resume(self, req: actions.ActionRequest, report: Callable[[Any], Awaitable[None]], *,
+                     announce: bool = True) -> None:
+        """Carry on from the last recorded step; ``announce`` tells the thread a restart cut the change off."""
 
 
 class RollbackUnavailable(CatalogueError):
@@ -270,7 +272,7 @@ class RollbackFlow:
             return "interrupted"
         kind = self.kinds.get(req.action)
         if kind is not None:
-            rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req.id))
+            rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req))
             return "approved"
         ids = await self._ids(self.service(req.service))
         rt.spawn(f"rollback-{req.id}", self._run(req, ids))
@@ -281,19 +283,21 @@ class RollbackFlow:
         try:
             await self.runner.run(req.id, ids, self._reporter(req.id))
         except ChangeNotRecorded:
-            await self._not_recorded(req)
+            detail = t("rollback.not_recorded", req.lang)
+            await self._not_recorded(req, detail, t("rollback.interrupted", req.lang, detail=detail),
+                                     f"railway.{MUTATIONS[req.action]}", req.target_deployment.get("id", ""))
 
-    async def _not_recorded(self, req: actions.ActionRequest) -> None:
+    async def _not_recorded(self, req: actions.ActionRequest, detail: str, said: str, audit_name: str,
+                            argument: str) -> None:
         """Say at once, in the request's thread (Slack needs no database), that the change was not sent; audit
         it (the row waits in the writer's backlog); mark the request interrupted as soon as the database
         answers, so it can never start later (a restart runs approved requests)."""
-        detail = t("rollback.not_recorded", req.lang)
         if req.channel_id:
-            await slack_messages.post(self.rt, req.channel_id, t("rollback.interrupted", req.lang, detail=detail),
-                                      thread_ts=req.message_ts, what="change.note", subject=req.id)
-        self.rt.audit.received(kind="system", name=f"railway.{MUTATIONS[req.action]}", outcome="not_sent",
+            await slack_messages.post(self.rt, req.channel_id, said, thread_ts=req.message_ts, what="change.note",
+                                      subject=req.id)
+        self.rt.audit.received(kind="system", name=audit_name, outcome="not_sent",
                                detail="the database did not answer before it was sent", subject=req.id,
-                               arguments=req.target_deployment.get("id", ""))
+                               arguments=argument)
         while True:
             try:
                 await self._interrupt(req.id, detail)
@@ -301,26 +305,57 @@ class RollbackFlow:
             except StoreUnavailable:
                 await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
 
-    async def _run_kind(self, kind: ChangeKind, request_id: str, *, resume: bool = False) -> None:
-        """A registered kind's run (or its resume after a restart); an exception fails the request."""
-        if resume:
-            req = await actions.get(self.rt.store, request_id)
-        else:
-            started = await actions.start(self.rt.store, request_id)
+    async def _run_kind(self, kind: ChangeKind, req: actions.ActionRequest, *, resume: bool = False) -> None:
+        """A registered kind's run (or its resume after a restart); an exception fails the request.
+
+        When the bot's database stops answering: before the change starts, it never starts (as a deployment
+        change); once it has started, its thread is told, and it carries on from its last recorded step when
+        the database answers, as it would after a restart (what was sent is never sent again)."""
+        if not resume:
+            try:
+                started = await actions.start(self.rt.store, req.id)
+            except StoreUnavailable:
+                await self._not_recorded(req, t("db.not_recorded", req.lang), t("db.not_started", req.lang),
+                                         req.action, req.service)
+                return
             if not started.won:
                 return
             req = started.request
-        report = self._kind_reporter(request_id)
-        try:
-            await (kind.resume(req, report) if resume else kind.run(req, report))
-        except ChatopsError as exc:
-            await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
-                                 detail=redact(exc.message(req.lang))[:300])
-        except Exception as exc:
-            logger.exception("%s %s failed", req.action, request_id)
-            await actions.finish(self.rt.store, request_id, succeeded=False, verdict="error",
-                                 detail=redact(f"{type(exc).__name__}: {exc}")[:300])
-        await self.refresh(await actions.get(self.rt.store, request_id))
+        report = self._kind_reporter(req.id)
+        waited = False
+        while True:
+            try:
+                if resume:
+                    await kind.resume(req, report, announce=not waited)
+                else:
+                    await kind.run(req, report)
+                break
+            except StoreUnavailable:
+                if not waited:
+                    waited = True
+                    await self._store_lost(req)
+                resume = True
+                await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
+            except ChatopsError as exc:
+                await actions.finish(self.rt.store, req.id, succeeded=False, verdict="error",
+                                     detail=redact(exc.message(req.lang))[:300])
+                break
+            except Exception as exc:
+                logger.exception("%s %s failed", req.action, req.id)
+                await actions.finish(self.rt.store, req.id, succeeded=False, verdict="error",
+                                     detail=redact(f"{type(exc).__name__}: {exc}")[:300])
+                break
+        await self.refresh(await actions.get(self.rt.store, req.id))
+
+    async def _store_lost(self, req: actions.ActionRequest) -> None:
+        """A running change whose next step could not be recorded: said in its thread (Slack needs no
+        database) and audited (the row waits in the writer's backlog) while it waits for the database."""
+        if req.channel_id:
+            await slack_messages.post(self.rt, req.channel_id, t("db.store_lost", req.lang), thread_ts=req.message_ts,
+                                      what="change.note", subject=req.id)
+        self.rt.audit.received(kind="system", name=f"{req.action}.paused", outcome="store_unavailable",
+                               detail="the bot's database stopped answering; carries on when it answers",
+                               subject=req.id)
 
     def _kind_reporter(self, request_id: str):
         async def report(progress: Any) -> None:
@@ -372,7 +407,7 @@ class RollbackFlow:
             kind = self.kinds.get(req.action)
             if kind is not None:
                 resume = req.status == actions.RUNNING
-                rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req.id, resume=resume))
+                rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req, resume=resume))
                 continue
             ids = await self._ids(self.service(req.service))
             if req.status == actions.APPROVED:

@@ -207,8 +207,8 @@ class BackupKind:
             if held:
                 await self._made(held.request, report)
 
-    async def resume(self, req: actions.ActionRequest, report: Report) -> None:
-        async with claim(self.rt, req.id, self.holder, resumed=True) as held:
+    async def resume(self, req: actions.ActionRequest, report: Report, *, announce: bool = True) -> None:
+        async with claim(self.rt, req.id, self.holder, resumed=announce) as held:
             if held:
                 await self._carry_on(held.request, report)
 

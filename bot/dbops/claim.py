@@ -33,7 +33,8 @@ class Claim:
 
 @contextlib.asynccontextmanager
 async def claim(rt: Runtime, request_id: str, holder: str, *, resumed: bool) -> AsyncIterator[Claim | None]:
-    """The running change, held by ``holder`` for the block; None when it ended elsewhere meanwhile."""
+    """The running change, held by ``holder`` for the block; None when it ended elsewhere meanwhile.
+    ``resumed``: a restart cut it off, which its thread is told."""
     lease = LeaseRow(rt.store, f"change-{request_id}", holder, rt.config.monitor.lease_seconds)
     while not await lease.acquire():
         current = await actions.get(rt.store, request_id)

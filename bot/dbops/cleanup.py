@@ -173,11 +173,12 @@ class CleanupKind:
     async def run(self, req: actions.ActionRequest, report: Report) -> None:
         await self._delete(req, report, resumed=False)
 
-    async def resume(self, req: actions.ActionRequest, report: Report) -> None:
-        await self._delete(req, report, resumed=True)
+    async def resume(self, req: actions.ActionRequest, report: Report, *, announce: bool = True) -> None:
+        await self._delete(req, report, resumed=True, announce=announce)
 
-    async def _delete(self, req: actions.ActionRequest, report: Report, *, resumed: bool) -> None:
-        async with claim(self.rt, req.id, self.holder, resumed=resumed) as held:
+    async def _delete(self, req: actions.ActionRequest, report: Report, *, resumed: bool,
+                      announce: bool = False) -> None:
+        async with claim(self.rt, req.id, self.holder, resumed=announce) as held:
             if held is None:
                 return
             try:
