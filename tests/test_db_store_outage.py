@@ -118,3 +118,39 @@ async def test_a_backup_that_cannot_be_recorded_as_started_never_starts(pg_url, 
     await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0MAY"))
     assert (await actions.get(bot.rt.store, request_id)).status == actions.INTERRUPTED
     assert railway.mutations() == []
+
+
+async def test_a_request_whose_message_cannot_be_recorded_stands_and_is_recorded_when_the_database_answers(
+        pg_url, make_bot, slack, signer, railway):
+    """Posted, with its buttons, but the database does not take where: the request stands (its buttons
+    carry its id), the record is retried, and from then on its message shows its progress."""
+    bot = await make_bot(db_env.services(), database_url=pg_url, **db_env.settings(railway), **DB_TIMEOUT)
+    await _hold_updates(pg_url, "OLD.message_ts IS NULL AND NEW.message_ts IS NOT NULL")
+    before = len(slack.responses)
+    message = await db_env.request_message(bot, slack, signer, "backend backup")
+    request_id = db_env.button(message, ActionId.ROLLBACK_APPROVE)["value"]
+    assert await eventually(lambda: _command_outcomes(bot)) == ["requested"]
+    answers = json.dumps([r.payload for r in slack.responses[before:]])
+    assert "could not be recorded" not in answers  # the request was posted: nobody is told it failed
+    assert (await actions.get(bot.rt.store, request_id)).message_ts is None
+
+    await _answer_again(pg_url)
+    recorded = await eventually(lambda: _where(bot, request_id), timeout=30)
+    assert recorded == (db_env.CHANNEL, message["ts"])
+    await db_env.post(bot.slack_url, db_env.click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    done = await eventually(lambda: _final(bot, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED
+    assert await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
+                            and "is in Railway's list" in json.dumps(m["blocks"]))
+
+
+async def _where(bot, request_id: str) -> tuple[str, str] | None:
+    req = await actions.get(bot.rt.store, request_id)
+    return (req.channel_id, req.message_ts) if req.message_ts else None
+
+
+async def _command_outcomes(bot) -> list[str] | None:
+    """The /db command's audit outcomes, once none is still just 'received'."""
+    await bot.rt.audit.flush()
+    outcomes = [r.outcome for r in await audit.entries(bot.rt.store) if r.name == "/db"]
+    return outcomes if outcomes and "received" not in outcomes else None

@@ -162,12 +162,45 @@ class RollbackFlow:
         posted = await slack_messages.deliver(self.rt, channel, text, blocks, thread_ts=thread_ts,
                                               what="change.request", subject=req.id, retry=False)
         if not posted:
-            await self._post_elsewhere(req, posted, user=requested_by, lang=lang, tell=tell)  # raises if it cannot
-        else:
-            await actions.set_message(self.rt.store, req.id, posted.channel or channel, posted.ts)
+            return await self._post_elsewhere(req, posted, user=requested_by, lang=lang, tell=tell)  # raises if not
+        if not await self._remember_message(req, posted.channel or channel, posted.ts):
+            return req
+        return await actions.get(self.rt.store, req.id)
+
+    async def _remember_message(self, req: actions.ActionRequest, channel: str, ts: str,
+                                event: tuple[str, dict] | None = None) -> bool:
+        """Record where the request's message is (and ``event``), then tell the subscribers it was requested.
+
+        The message is posted already and its buttons carry the request's id, so it stands even when the
+        database does not take this record: it is then retried in the background until the database
+        answers (the message can be edited with the request's progress from then on), and False is
+        returned with ``req`` set to where it was posted."""
+        try:
+            await self._record_message(req, channel, ts, event)
+        except StoreUnavailable:
+            req.channel_id, req.message_ts = channel, ts
+            self.rt.spawn(f"message-of-{req.id}", self._record_message_later(req, channel, ts, event))
+            return False
+        return True
+
+    async def _record_message(self, req: actions.ActionRequest, channel: str, ts: str,
+                              event: tuple[str, dict] | None) -> None:
+        await actions.set_message(self.rt.store, req.id, channel, ts)
+        if event is not None:
+            await actions.log_event(self.rt.store, req.id, event[0], data=event[1])
         if self._announced(req):
             await self.events.requested(await actions.get(self.rt.store, req.id))
-        return await actions.get(self.rt.store, req.id)
+
+    async def _record_message_later(self, req: actions.ActionRequest, channel: str, ts: str,
+                                    event: tuple[str, dict] | None) -> None:
+        logger.warning("request %s: its message %s is posted but not recorded; retrying", req.id, ts)
+        while True:
+            await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
+            try:
+                await self._record_message(req, channel, ts, event)
+                return
+            except StoreUnavailable:
+                continue
 
     def _message(self, req: actions.ActionRequest, lang: str, progress: Any = None) -> tuple[str, list[dict]]:
         kind = self.kinds.get(req.action)
@@ -190,16 +223,16 @@ class RollbackFlow:
             moved = await slack_messages.deliver(rt, ops, text, blocks, what="change.request", subject=req.id,
                                                  retry=False)
             if moved:
-                await actions.set_message(rt.store, req.id, moved.channel, moved.ts)
-                await actions.log_event(rt.store, req.id, "posted_elsewhere",
-                                        data={"asked_in": failed.channel, "error": failed.error})
+                recorded = await self._remember_message(
+                    req, moved.channel, moved.ts,
+                    event=("posted_elsewhere", {"asked_in": failed.channel, "error": failed.error}))
                 await slack_messages.post(rt, moved.channel, t("rollback.asked_elsewhere", lang, user=user,
                                                                why=t(f"rollback.why.{failure}", lang)),
                                           thread_ts=moved.ts, what="change.note", subject=req.id)
                 if tell is not None:
                     await tell(t("rollback.posted_elsewhere", ulang, why=t(f"rollback.why.{failure}", ulang),
                                  channel=moved.channel))
-                return await actions.get(rt.store, req.id)
+                return await actions.get(rt.store, req.id) if recorded else req
         await actions.cancel(rt.store, req.id, failed.error or failure)
         raise RequestNotPosted(failure, service=req.service, bot=rt.bot_user_id or "", error=failed.error or "",
                                ops=slack_messages.mention(ops))
