@@ -188,6 +188,43 @@ async def test_a_restore_interrupted_by_a_restart_carries_on_from_its_last_known
         await railway.stop()
 
 
+async def test_a_replica_that_stalled_past_its_lease_sends_nothing_and_the_one_that_took_it_over_restores_once(
+        make_bot, slack, signer, pg_url, caplog):
+    """The replica running a restore stalls (a frozen container) until its lease runs out and another
+    replica takes the change over. When it wakes, the record it writes before sending the restore is
+    fenced by the lease: refused, it sends nothing and stops; the other carries the change on, once."""
+    config = db_env.services() + "\n[monitor]\nenabled = false\nlease_seconds = 3\n"
+    railway = RailwayEmulator(db_env.world(), stage_seconds=1.5)  # the fresh backup takes 3 s to be listed
+    await railway.start()
+    try:
+        first = await make_bot(config, database_url=pg_url, **db_env.settings(railway))
+        message = await db_env.request_message(first, slack, signer, "backend restore bk-daily")
+        request_id = db_env.button(message, ActionId.DB_RESTORE_APPROVE)["value"]
+        view = await _open_modal(first, slack, signer, message, "U0LEO")
+        await db_env.post(first.slack_url, _submit(signer, view, "backend", "U0LEO"))
+        await eventually(lambda: _params_have(first, request_id, "fresh_workflow"), timeout=30)
+        conn = await asyncpg.connect(pg_url)  # while it waits for the fresh backup, another replica takes over
+        try:
+            taken = await conn.execute("UPDATE leases SET holder = 'replica-elsewhere', expires_at = now() + "
+                                       "interval '8 seconds' WHERE name = $1", f"change-{request_id}")
+        finally:
+            await conn.close()
+        assert taken == "UPDATE 1"
+        await eventually(lambda: [r for r in caplog.records if "took its lease over" in r.getMessage()]
+                         or railway.mutations("volumeInstanceBackupRestore"), timeout=30)  # it stopped, or sent
+        assert railway.mutations("volumeInstanceBackupRestore") == []  # the stalled one sent nothing
+        assert "restore_sending" not in (await actions.get(first.rt.store, request_id)).params
+
+        second = await make_bot(config, database_url=pg_url, **db_env.settings(railway))  # carries it on
+        done = await eventually(lambda: _finished(second, request_id), timeout=60)
+        assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+        assert len(railway.mutations("volumeInstanceBackupCreate")) == 1  # one fresh backup
+        assert len(railway.mutations("volumeInstanceBackupRestore")) == 1  # one restore
+        assert railway.world.volume_of("Postgres").restored == ["bk-daily"]
+    finally:
+        await railway.stop()
+
+
 async def test_an_expired_trigger_is_told_to_click_again(make_bot, slack, signer, railway):
     bot = await make_bot(db_env.services(), **db_env.settings(railway))
     message = await db_env.request_message(bot, slack, signer, "backend restore bk-daily")

@@ -343,7 +343,9 @@ class RollbackFlow:
 
         When the bot's database stops answering: before the change starts, it never starts (as a deployment
         change); once it has started, its thread is told, and it carries on from its last recorded step when
-        the database answers, as it would after a restart (what was sent is never sent again)."""
+        the database answers, as it would after a restart (what was sent is never sent again). When another
+        replica took the change's lease over meanwhile (this one stalled past it), this one stops: that one
+        carries it on and edits its message."""
         if not resume:
             try:
                 started = await actions.start(self.rt.store, req.id)
@@ -369,6 +371,10 @@ class RollbackFlow:
                     await self._store_lost(req)
                 resume = True
                 await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
+            except actions.LeaseLost:
+                logger.warning("%s %s: another replica took its lease over and carries it on; stopping here",
+                               req.action, req.id)
+                return
             except ChatopsError as exc:
                 await actions.finish(self.rt.store, req.id, succeeded=False, verdict="error",
                                      detail=redact(exc.message(req.lang))[:300])

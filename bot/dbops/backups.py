@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.dbops.claim import claim
+from bot.dbops.claim import claim, fence
 from bot.dbops.render import change_message
 from bot.dbops.target import DatabaseVolume, database_volume, db_service
 from bot.railway import BackupSchedule, RailwayClient, VolumeBackup
@@ -100,7 +100,7 @@ class BackupMaker:
         store = self.rt.store
         name = backup_name(req.id, key)
         known = [b.id for b in await self.railway.backups(volume_id)]
-        await actions.update_params(store, req.id, **{f"{key}_known": known, f"{key}_sending": True})
+        await actions.update_params(store, req.id, fence=fence(), **{f"{key}_known": known, f"{key}_sending": True})
         await actions.log_event(store, req.id, f"railway.{CREATE}.sent", data={"volume": volume_id, "name": name})
         try:
             workflow = await self.railway.create_backup(volume_id, name)

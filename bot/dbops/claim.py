@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ from bot.slack import post as slack_messages
 from bot.store import actions
 
 logger = logging.getLogger(__name__)
+_fence: contextvars.ContextVar[actions.Fence | None] = contextvars.ContextVar("change_fence", default=None)
+
+
+def fence() -> actions.Fence | None:
+    """The lease of the change this task runs under ``claim``: pass it to ``actions.update_params`` when
+    recording a step that is about to be sent, so a replica that lost the lease records and sends nothing."""
+    return _fence.get()
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ async def claim(rt: Runtime, request_id: str, holder: str, *, resumed: bool) -> 
             return
         await asyncio.sleep(lease.ttl / 3)
     renewing = asyncio.create_task(_renew(lease), name=f"lease-{lease.name}")
+    token = _fence.set(actions.Fence(lease.name, holder, lease.ttl))
     try:
         current = await actions.get(rt.store, request_id)
         if current is None or current.status != actions.RUNNING:
@@ -52,6 +61,7 @@ async def claim(rt: Runtime, request_id: str, holder: str, *, resumed: bool) -> 
             await _announce_resumed(rt, current)
         yield Claim(lease, current)
     finally:
+        _fence.reset(token)
         renewing.cancel()
         await asyncio.shield(lease.release())
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.common.redact import redact
 from bot.config.services import CleanupTarget, ServiceConfig
-from bot.dbops.claim import claim
+from bot.dbops.claim import claim, fence
 from bot.dbops.command import older_than
 from bot.dbops.connect import connect, database_url
 from bot.dbops.render import change_message
@@ -206,7 +206,7 @@ class CleanupKind:
                 await actions.log_event(store, req.id, "cleanup.resumed", data={"deleted": deleted})
 
             async def record(xid: int, rows: int) -> None:
-                await actions.update_params(store, req.id, in_flight={"xid": xid, "rows": rows})
+                await actions.update_params(store, req.id, fence=fence(), in_flight={"xid": xid, "rows": rows})
 
             last_report = 0.0
             while deleted < bound:

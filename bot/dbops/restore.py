@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dbops.backups import BackupMaker, Report
-from bot.dbops.claim import claim
+from bot.dbops.claim import claim, fence
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, database_volume, db_service
 from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
@@ -89,7 +89,7 @@ class RestoreKind:
     async def _restore(self, req: actions.ActionRequest, report: Report, fresh: str) -> None:
         store, railway = self.rt.store, self.rt.railway
         volume, backup = req.params["volume_instance_id"], req.params["backup_id"]
-        await actions.update_params(store, req.id, restore_sending=True)
+        await actions.update_params(store, req.id, fence=fence(), restore_sending=True)
         await actions.log_event(store, req.id, f"railway.{RESTORE}.sent", data={"backup": backup})
         try:
             workflow = await railway.restore_backup(volume, backup)

@@ -23,10 +23,11 @@ import uuid
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
+from bot.store.leases import take_or_renew
 from bot.store.models import Lease, utcnow
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,10 @@ class LeaseRow:
 
     async def acquire(self) -> bool:
         """Take or renew the lease; True when this holder has it now."""
-        now = self._now()
-        expires = now + timedelta(seconds=self.ttl)
-        stmt = (update(Lease).where(Lease.name == self.name, or_(Lease.holder == self.holder, Lease.expires_at < now))
-                .values(holder=self.holder, expires_at=expires))
         async with self.store.session() as session:
-            if (await session.execute(stmt)).rowcount == 1:
+            if (await session.execute(take_or_renew(self.store, self.name, self.holder, self.ttl))).rowcount == 1:
                 return True
+        expires = self._now() + timedelta(seconds=self.ttl)
         try:
             async with self.store.session() as session:
                 await session.execute(insert(Lease).values(name=self.name, holder=self.holder, expires_at=expires))

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
+from bot.store.leases import take_or_renew
 from bot.store.models import ActionRequest, Event, utcnow
 
 PENDING, APPROVED, RUNNING = "pending", "approved", "running"
@@ -35,6 +36,21 @@ class Decision:
 
 class AlreadyPending(Exception):
     """A pending request for the same service and change exists (a partial unique index says so)."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The lease a running change is held under: ``update_params(fence=…)`` records only while
+    ``holder`` still holds it (renewing it), in the same transaction."""
+
+    lease: str
+    holder: str
+    ttl: float
+
+
+class LeaseLost(Exception):
+    """Another replica holds the change's lease now (this one stalled past it): it carries the change on,
+    and this one must not record or send anything more for it."""
 
 
 async def create(store: Store, *, action: str, service: str, requested_by: str, ttl: timedelta,
@@ -125,9 +141,18 @@ async def set_new_deployment(store: Store, request_id: str, deployment_id: str) 
                               .values(new_deployment_id=deployment_id, updated_at=utcnow()))
 
 
-async def update_params(store: Store, request_id: str, **values) -> ActionRequest | None:
-    """Merge ``values`` into the request's params (what a running change learned: a backup's id…)."""
+async def update_params(store: Store, request_id: str, *, fence: Fence | None = None,
+                        **values) -> ActionRequest | None:
+    """Merge ``values`` into the request's params (what a running change learned: a backup's id…).
+
+    With ``fence``, only while its holder holds the lease (renewed in the same transaction, whose row
+    lock makes a replica taking the lease over wait for this record): raises LeaseLost otherwise. A
+    step recorded so before it is sent is therefore seen by whoever carries the change on next."""
     async with store.session() as session:
+        if fence is not None:
+            renewed = await session.execute(take_or_renew(store, fence.lease, fence.holder, fence.ttl))
+            if renewed.rowcount != 1:
+                raise LeaseLost(fence.lease)
         request = await session.get(ActionRequest, request_id, with_for_update=not store.is_sqlite)
         if request is None:
             return None
