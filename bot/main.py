@@ -164,7 +164,7 @@ class ChatOps:
         """Once serving: resume changes a restart interrupted, lead the watch, and run the periodic chores."""
         from bot.store.audit import forget_old_triggers
 
-        await _guarded(self.changes.resume_after_restart)
+        await _guarded(self.changes.carry_on_unfinished)
         if self.rt.config.monitor.enabled and self.rt.config.services:
             self.rt.spawn("replicas", self.replicas.run())
             self.rt.spawn("monitor", self.monitor.run())
@@ -174,6 +174,8 @@ class ChatOps:
             while True:
                 await asyncio.sleep(PERIODIC_SECONDS)
                 await _guarded(self.changes.expire_due)
+                # A replica that stopped or died mid-change left it running: carried on once its lease is free.
+                await _guarded(lambda: self.changes.carry_on_unfinished(approved=False))
                 # Slack rejects requests older than 5 minutes, so older trigger ids can never be replayed.
                 await _guarded(lambda: forget_old_triggers(self.rt.store))
 
@@ -200,7 +202,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.dbops.kinds import change_kinds
     from bot.home.service import HomeTab
     from bot.incidents.deploy_watch import DeployWatch
-    from bot.incidents.leadership import Leadership, new_holder_id
+    from bot.incidents.leadership import Leadership
     from bot.incidents.monitor import Monitor
     from bot.incidents.people import IncidentPeople
     from bot.incidents.service import Incidents
@@ -209,6 +211,7 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     from bot.slack.files import ChartPoster
     from bot.status.publish import PublicUpdates
     from bot.status.web import StatusSite
+    from bot.store.leases import new_holder_id
     from handlers.db import DbHandlers
     from handlers.diagnose import DiagnoseHandlers
     from handlers.health import HealthHandlers
@@ -226,8 +229,9 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     playbooks = PlaybookRunner(config, rt.http, rt.railway, rt.store)
     watch_settings = config.monitor
 
-    changes = RollbackFlow(rt)
-    for kind in change_kinds(rt):  # database changes (a backup…) go through the same approvals
+    holder = new_holder_id()  # this process, in the leases it holds (the watch, the changes it runs)
+    changes = RollbackFlow(rt, holder)
+    for kind in change_kinds(rt, holder):  # database changes (a backup…) go through the same approvals
         changes.add_kind(kind)
     charts = ChartPoster(rt.slack, rt.http, chart_renderer(settings), audit=rt.audit.received)
     incidents = Incidents(rt, watch_settings, playbook_runner=playbooks.for_symptom, request_change=changes.request,
@@ -238,7 +242,6 @@ def build(settings: Settings, config: ServicesFile | None = None) -> ChatOps:
     people = IncidentPeople(rt, incidents)
 
     # Every replica probes the services it owns; one replica (the lease holder) follows the deploys.
-    holder = new_holder_id()
     replicas = Replicas(rt.store, holder, ttl=watch_settings.lease_seconds,
                         services=[s.name for s in config.services])
     monitor = Monitor(rt, incidents, watch_settings, owns=replicas.owns)

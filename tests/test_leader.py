@@ -13,8 +13,8 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from bot.incidents.leadership import LeaseRow
 from bot.store import Store
+from bot.store.leases import LeaseRow
 from bot.store.migrate import upgrade_async
 from sandbox.emulators.target import TargetEmulator
 from tests.conftest import count_calls, eventually

@@ -240,6 +240,60 @@ async def test_a_rollback_in_flight_during_a_restart_is_resumed(make_bot, slack,
     assert any("following deployment" in json.dumps(c.params) for c in slack.calls_to("chat.postMessage"))
 
 
+REPLICA = "\n[monitor]\nenabled = false\nlease_seconds = 3\n"
+
+
+async def test_a_replica_starting_beside_one_that_runs_a_rollback_leaves_it_alone(pg_url, make_bot, slack, signer,
+                                                                                   rollback_env):
+    """A deploy's overlap: a second replica starts while the first waits for Railway's answer to the
+    mutation (running, no new deployment yet). It waits for the change's lease instead of reporting the
+    change as cut off by a restart, and the first one finishes it."""
+    config = rollback_env.config() + REPLICA
+    first = await make_bot(config, database_url=pg_url, **rollback_env.settings())
+    rollback_env.railway.inject("slow", operation="deploymentRollback", delay=3.0)
+    message = await _request(first, slack, signer)
+    request_id = _request_id(message)
+    await _post(first.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+    await eventually(lambda: rollback_env.railway.mutations("deploymentRollback"), timeout=30)
+    second = await make_bot(config, database_url=pg_url, **rollback_env.settings())
+    waiting = [task for task in second.rt.tasks if task.get_name() == f"rollback-{request_id}"]
+
+    done = await eventually(lambda: _finished(first, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+    assert waiting  # it took the running change up, waited for the lease, saw it end, and did nothing
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
+    assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+    said = json.dumps([c.params for c in slack.calls_to("chat.postMessage")] + [slack.message(CHANNEL, message["ts"])])
+    assert "Interrupted" not in said and "following deployment" not in said
+
+
+async def test_a_rollback_whose_replica_stops_cleanly_is_carried_on_by_another(pg_url, make_bot, slack, signer,
+                                                                               rollback_env, monkeypatch):
+    """A scale-down: the replica following a rollback's deployment stops cleanly (its lease released).
+    The replica left running finds the change nobody runs in its periodic look, and follows it to the end."""
+    monkeypatch.setattr("bot.main.PERIODIC_SECONDS", 0.5)
+    config = rollback_env.config() + REPLICA
+    rollback_env.railway.world.stage_seconds = 2.0
+    survivor = await make_bot(config, database_url=pg_url, **rollback_env.settings())
+    leaving = await make_bot(config, database_url=pg_url, **rollback_env.settings())
+    message = await _request(leaving, slack, signer)
+    request_id = _request_id(message)
+    await _post(leaving.slack_url, _click(signer, slack, message, ActionId.ROLLBACK_APPROVE, "U0LEO"))
+
+    async def followed():
+        req = await actions.get(leaving.rt.store, request_id)
+        return req if req.new_deployment_id else None
+
+    await eventually(followed, timeout=30)
+    await leaving.stop()
+    rollback_env.railway.world.stage_seconds = 0.05
+    done = await eventually(lambda: _finished(survivor, request_id), timeout=30)
+    assert done.status == actions.SUCCEEDED, (done.verdict, done.detail)
+    assert len(rollback_env.railway.mutations("deploymentRollback")) == 1
+    assert any("following deployment" in json.dumps(c.params) for c in slack.calls_to("chat.postMessage"))
+    assert await eventually(lambda: _shows(slack, message, "Rolled back and healthy"), timeout=30)
+
+
 async def test_a_rollback_that_fails_on_railway_gives_a_failing_verdict(make_bot, slack, signer, rollback_env):
     bot = await make_bot(rollback_env.config(), **rollback_env.settings())
     rollback_env.railway.world.set_next_outcome("FAILED")

@@ -10,11 +10,13 @@ incidents and the demo.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from bot.changes.holding import fence, hold
 from bot.common.errors import ChatopsError
 from bot.railway import RailwayClient
 from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
@@ -106,16 +108,25 @@ class ActionRunner:
     follow_timeout: float = 600.0
     poll_interval: float = 1.0
     audit: Callable[..., None] | None = None
+    holder: str = "chatops"  # this process, in the change's lease (bot.changes.holding)
+    lease_seconds: float = 30.0
 
     async def run(self, request_id: str, ids: ServiceIds, report: Reporter) -> actions.ActionRequest | None:
-        """Raises ChangeNotRecorded when the database does not answer before the mutation is sent."""
-        try:
-            started = await actions.start(self.store, request_id)
-        except StoreUnavailable as exc:
-            raise ChangeNotRecorded(request_id) from exc
-        if not started.won:  # someone else runs it, or it is no longer approved
-            return started.request
-        req = started.request
+        """Raises ChangeNotRecorded when the database does not answer before the mutation is sent, and
+        LeaseLost when another replica took the change over before it was sent (this one stalled)."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                held = await stack.enter_async_context(hold(self.store, request_id, self.holder, self.lease_seconds))
+                started = await actions.start(self.store, request_id) if held else None
+            except StoreUnavailable as exc:
+                raise ChangeNotRecorded(request_id) from exc
+            if started is None or not started.won:  # someone else runs it, or it is no longer approved
+                return started.request if started else None
+            return await self._send(started.request, ids, report)
+
+    async def _send(self, req: actions.ActionRequest, ids: ServiceIds,
+                    report: Reporter) -> actions.ActionRequest | None:
+        """The mutation, once (recorded first, under the change's lease), then the deployment followed."""
         target_id = req.target_deployment["id"]
         mutation = MUTATIONS[req.action]
         try:
@@ -123,9 +134,10 @@ class ActionRunner:
         except RailwayError as exc:
             return await self._fail(req, "railway_error", str(exc), report)
         try:
-            await actions.log_event(self.store, req.id, f"railway.{mutation}.sent", data={"target": target_id})
+            await actions.log_event(self.store, req.id, f"railway.{mutation}.sent", data={"target": target_id},
+                                    fence=fence())
         except StoreUnavailable as exc:
-            raise ChangeNotRecorded(request_id) from exc
+            raise ChangeNotRecorded(req.id) from exc
         try:
             accepted = await self._mutate(req.action, target_id)
         except (RailwayTimeout, RailwayServerError) as exc:

@@ -8,6 +8,7 @@ who acted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from bot.changes.approvers import ApproverDirectory
 from bot.changes.events import ChangeEvents
+from bot.changes.holding import hold
 from bot.changes.render import deployments_message, rollback_message
 from bot.changes.runner import (
     MUTATIONS,
@@ -73,8 +75,10 @@ class RequestNotPosted(RollbackRefused):
 
 
 class RollbackFlow:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, holder: str) -> None:
         self.rt = rt
+        self.holder = holder  # this process, in the leases of the changes it runs (bot.changes.holding)
+        self.lease_seconds = rt.config.monitor.lease_seconds
         # Requested, decided, finished: the composition root subscribes the incidents here, so this
         # package never imports them.
         self.events = ChangeEvents()
@@ -82,7 +86,8 @@ class RollbackFlow:
         self.kinds: dict[str, ChangeKind] = {}
         self.runner = (ActionRunner(rt.store, rt.railway, make_verifier(rt), audit=rt.audit.received,
                                       poll_interval=rt.settings.CHATOPS_FOLLOW_POLL_SECONDS,
-                                      follow_timeout=rt.settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS)
+                                      follow_timeout=rt.settings.CHATOPS_FOLLOW_TIMEOUT_SECONDS,
+                                      holder=holder, lease_seconds=self.lease_seconds)
                        if rt.railway else None)
 
     def add_kind(self, kind: ChangeKind) -> None:
@@ -305,11 +310,18 @@ class RollbackFlow:
             return "interrupted"
         kind = self.kinds.get(req.action)
         if kind is not None:
-            rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req))
+            rt.spawn(self._task_name(req), self._run_kind(kind, req))
             return "approved"
         ids = await self._ids(self.service(req.service))
-        rt.spawn(f"rollback-{req.id}", self._run(req, ids))
+        rt.spawn(self._task_name(req), self._run(req, ids))
         return "approved"
+
+    def _task_name(self, req: actions.ActionRequest) -> str:
+        return f"{req.action}-{req.id}" if req.action in self.kinds else f"rollback-{req.id}"
+
+    def _running_here(self, req: actions.ActionRequest) -> bool:
+        name = self._task_name(req)
+        return any(task.get_name() == name and not task.done() for task in self.rt.tasks)
 
     async def _run(self, req: actions.ActionRequest, ids: ServiceIds) -> None:
         """Run the change; if the database did not answer before its mutation, say that it was not sent."""
@@ -319,6 +331,8 @@ class RollbackFlow:
             detail = t("rollback.not_recorded", req.lang)
             await self._not_recorded(req, detail, t("rollback.interrupted", req.lang, detail=detail),
                                      f"railway.{MUTATIONS[req.action]}", req.target_deployment.get("id", ""))
+        except actions.LeaseLost:
+            _lease_lost(req)
 
     async def _not_recorded(self, req: actions.ActionRequest, detail: str, said: str, audit_name: str,
                             argument: str) -> None:
@@ -346,16 +360,21 @@ class RollbackFlow:
         the database answers, as it would after a restart (what was sent is never sent again). When another
         replica took the change's lease over meanwhile (this one stalled past it), this one stops: that one
         carries it on and edits its message."""
-        if not resume:
+        async with contextlib.AsyncExitStack() as stack:
             try:
-                started = await actions.start(self.rt.store, req.id)
+                held = await stack.enter_async_context(hold(self.rt.store, req.id, self.holder, self.lease_seconds))
+                started = await actions.start(self.rt.store, req.id) if held and not resume else None
             except StoreUnavailable:
+                if resume:
+                    raise  # left running: carried on by the next look for unfinished changes
                 await self._not_recorded(req, t("db.not_recorded", req.lang), t("db.not_started", req.lang),
                                          req.action, req.service)
                 return
-            if not started.won:
+            if held is None or (not resume and not started.won):
                 return
-            req = started.request
+            await self._kind_steps(kind, started.request if started else held.request, resume)
+
+    async def _kind_steps(self, kind: ChangeKind, req: actions.ActionRequest, resume: bool) -> None:
         report = self._kind_reporter(req.id)
         waited = False
         while True:
@@ -372,8 +391,7 @@ class RollbackFlow:
                 resume = True
                 await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
             except actions.LeaseLost:
-                logger.warning("%s %s: another replica took its lease over and carries it on; stopping here",
-                               req.action, req.id)
+                _lease_lost(req)
                 return
             except ChatopsError as exc:
                 await actions.finish(self.rt.store, req.id, succeeded=False, verdict="error",
@@ -435,34 +453,53 @@ class RollbackFlow:
             await slack_messages.update(self.rt, req.channel_id, req.message_ts, text, blocks, what="change.request",
                                         subject=req.id, elsewhere=self.rt.config.incidents.channel)
 
-    async def resume_after_restart(self) -> None:
-        """Approved-but-unstarted requests run now; one whose new deployment is known is followed
-        again; one whose mutation may or may not have reached Railway is reported as interrupted."""
+    async def carry_on_unfinished(self, *, approved: bool = True) -> None:
+        """Carry on every unfinished request this process is not running already: at start (a restart cut
+        them off: ``approved`` ones run now) and every few seconds after (a replica that stopped or died
+        left them running). Each waits for the change's lease, so one a live replica runs is left to it."""
         rt = self.rt
         for req in await actions.unfinished(rt.store):
+            if self._running_here(req) or (req.status == actions.APPROVED and not approved):
+                continue
             if self.runner is None:
                 await self._interrupt(req.id, t("rollback.no_token", req.lang))
                 continue
             kind = self.kinds.get(req.action)
             if kind is not None:
-                resume = req.status == actions.RUNNING
-                rt.spawn(f"{req.action}-{req.id}", self._run_kind(kind, req, resume=resume))
-                continue
-            ids = await self._ids(self.service(req.service))
-            if req.status == actions.APPROVED:
-                rt.spawn(f"rollback-{req.id}", self._run(req, ids))
-            elif req.new_deployment_id:
+                rt.spawn(self._task_name(req), self._run_kind(kind, req, resume=req.status == actions.RUNNING))
+            else:
+                rt.spawn(self._task_name(req), self._carry_on(req))
+
+    async def _carry_on(self, req: actions.ActionRequest) -> None:
+        """An approved deployment change runs; a running one, once its lease is free, is followed again when
+        its new deployment is known, else reported as interrupted (its mutation may or may not have left)."""
+        ids = await self._ids(self.service(req.service))
+        if req.status == actions.APPROVED:
+            await self._run(req, ids)
+            return
+        try:
+            async with hold(self.rt.store, req.id, self.holder, self.lease_seconds) as held:
+                if held is None or held.request.status != actions.RUNNING:
+                    return
+                req = held.request
+                if not req.new_deployment_id:
+                    await self._interrupt(req.id, t("rollback.restart_unknown", req.lang))
+                    return
                 if req.channel_id:
-                    await slack_messages.post(rt, req.channel_id,
+                    await slack_messages.post(self.rt, req.channel_id,
                                               t("rollback.resumed", req.lang, deployment=req.new_deployment_id),
                                               thread_ts=req.message_ts, what="change.note", subject=req.id)
-                rt.spawn(f"rollback-{req.id}", self.runner.follow(req, ids, set(), self._reporter(req.id)))
-            else:
-                await self._interrupt(req.id, t("rollback.restart_unknown", req.lang))
+                await self.runner.follow(req, ids, set(), self._reporter(req.id))
+        except actions.LeaseLost:
+            _lease_lost(req)
 
     async def expire_due(self) -> None:
         for req in await actions.due_for_expiry(self.rt.store):
             await self._expire(req.id)
+
+
+def _lease_lost(req: actions.ActionRequest) -> None:
+    logger.warning("%s %s: another replica took its lease over and carries it on; stopping here", req.action, req.id)
 
 
 def _mentions(ids: list[str]) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.dbops.claim import claim, fence
+from bot.changes.holding import fence
+from bot.dbops.claim import claim
 from bot.dbops.render import change_message
 from bot.dbops.target import DatabaseVolume, database_volume, db_service
 from bot.railway import BackupSchedule, RailwayClient, VolumeBackup
@@ -116,8 +117,8 @@ class BackupMaker:
             await self._fail(req, "railway_error", str(exc))
             return None
         self.audit(req, CREATE, "ok", "", volume_id)
-        await actions.update_params(store, req.id, **{f"{key}_workflow": workflow or ""})
-        await actions.log_event(store, req.id, f"railway.{CREATE}.result", data={"workflow": workflow})
+        await actions.update_params(store, req.id, event=(f"railway.{CREATE}.result", {"workflow": workflow}),
+                                    **{f"{key}_workflow": workflow or ""})
         await report(BackupProgress("sent"))
         return await self.follow(req.id, volume_id, set(known), workflow, report, key)
 
@@ -159,9 +160,8 @@ class BackupMaker:
             while True:
                 mine = [b for b in await self.railway.backups(volume_id) if b.name == name and b.id not in known]
                 if mine:
-                    await actions.update_params(self.rt.store, request_id, **{f"{key}_id": mine[0].id})
-                    await actions.log_event(self.rt.store, request_id, "railway.backup.listed",
-                                            data={"backup": mine[0].id})
+                    await actions.update_params(self.rt.store, request_id, **{f"{key}_id": mine[0].id},
+                                                event=("railway.backup.listed", {"backup": mine[0].id}))
                     return mine[0].id
                 if workflow:
                     status, error = await self.railway.workflow_status(workflow)

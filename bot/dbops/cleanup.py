@@ -12,7 +12,7 @@ The count of rows deleted is exact across a crash: before a batch commits, its t
 count are recorded as the batch in flight; after a restart PostgreSQL says whether that transaction
 committed (``txid_status``), so a batch that committed just before the bot died is counted, and the
 bound holds even when rows older than the cutoff were inserted meanwhile. One replica runs it at a time
-(``bot.dbops.claim``), and a batch starts only while that replica still holds the change's lease.
+(``bot.changes.holding``), and a batch starts only while that replica still holds the change's lease.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.changes.holding import fence
 from bot.common.redact import redact
 from bot.config.services import CleanupTarget, ServiceConfig
-from bot.dbops.claim import claim, fence
+from bot.dbops.claim import claim
 from bot.dbops.command import older_than
 from bot.dbops.connect import connect, database_url
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, db_service
-from bot.incidents.leadership import LeaseRow
 from bot.runtime import Runtime
 from bot.store import actions
+from bot.store.leases import LeaseRow
 
 if TYPE_CHECKING:
     import asyncpg
@@ -200,8 +201,8 @@ class CleanupKind:
             if flight:  # a batch was about to commit when the bot stopped: did it?
                 rows, status = await settled_rows(conn, flight, IDLE_IN_TRANSACTION_MS / 1000 + 5)
                 deleted, batches = deleted + rows, batches + (1 if rows else 0)
-                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None)
-                await actions.log_event(store, req.id, "cleanup.batch_settled", data={"rows": rows, "xid": status})
+                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None,
+                                            event=("cleanup.batch_settled", {"rows": rows, "xid": status}))
             if resumed:
                 await actions.log_event(store, req.id, "cleanup.resumed", data={"deleted": deleted})
 
@@ -220,8 +221,8 @@ class CleanupKind:
                     return
                 deleted += n
                 batches += 1 if n else 0
-                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None)
-                await actions.log_event(store, req.id, "cleanup.batch", data={"rows": n, "deleted": deleted})
+                await actions.update_params(store, req.id, deleted=deleted, batches=batches, in_flight=None,
+                                            event=("cleanup.batch", {"rows": n, "deleted": deleted}))
                 if n == 0:  # nothing older than the cutoff is left (another process deleted some)
                     break
                 if time.monotonic() - last_report >= REPORT_EVERY:

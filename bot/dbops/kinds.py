@@ -5,11 +5,9 @@ from __future__ import annotations
 from bot.dbops.backups import BackupKind
 from bot.dbops.cleanup import CleanupKind
 from bot.dbops.restore import RestoreKind
-from bot.incidents.leadership import new_holder_id
 from bot.runtime import Runtime
 
 
-def change_kinds(rt: Runtime) -> list:
-    """``holder`` names this process in the leases its changes hold (``bot.dbops.claim``)."""
-    holder = new_holder_id()
+def change_kinds(rt: Runtime, holder: str) -> list:
+    """``holder`` names this process in the leases its changes hold (``bot.changes.holding``)."""
     return [BackupKind(rt, holder), CleanupKind(rt, holder), RestoreKind(rt, holder)]

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.changes.holding import fence
 from bot.dbops.backups import BackupMaker, Report
-from bot.dbops.claim import claim, fence
+from bot.dbops.claim import claim
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, database_volume, db_service
 from bot.railway.errors import RailwayError, RailwayServerError, RailwayTimeout
@@ -102,8 +103,8 @@ class RestoreKind:
             await self._end(req, "railway_error", str(exc))
             return
         self.maker.audit(req, RESTORE, "ok", "", backup)
-        await actions.update_params(store, req.id, restore_workflow=workflow or "")
-        await actions.log_event(store, req.id, f"railway.{RESTORE}.result", data={"workflow": workflow})
+        await actions.update_params(store, req.id, restore_workflow=workflow or "",
+                                    event=(f"railway.{RESTORE}.result", {"workflow": workflow}))
         await self._follow(req, workflow, report, fresh)
 
     async def _follow(self, req: actions.ActionRequest, workflow: str | None, report: Report, fresh: str) -> None:

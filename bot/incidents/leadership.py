@@ -16,64 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
-
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
-from bot.store.leases import take_or_renew
-from bot.store.models import Lease, utcnow
+from bot.store.leases import LeaseRow, new_holder_id
 
 logger = logging.getLogger(__name__)
 
 Duty = Callable[[], Coroutine]
-
-
-def new_holder_id() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class LeaseRow:
-    """The ``leases`` row called ``name``, seen by ``holder``."""
-
-    def __init__(self, store: Store, name: str, holder: str, ttl: float) -> None:
-        self.store = store
-        self.name = name
-        self.holder = holder
-        self.ttl = ttl
-
-    def _now(self):
-        return utcnow() if self.store.is_sqlite else func.now()
-
-    async def acquire(self) -> bool:
-        """Take or renew the lease; True when this holder has it now."""
-        async with self.store.session() as session:
-            if (await session.execute(take_or_renew(self.store, self.name, self.holder, self.ttl))).rowcount == 1:
-                return True
-        expires = self._now() + timedelta(seconds=self.ttl)
-        try:
-            async with self.store.session() as session:
-                await session.execute(insert(Lease).values(name=self.name, holder=self.holder, expires_at=expires))
-        except IntegrityError:
-            return False
-        return True
-
-    async def release(self) -> None:
-        """Give the lease up at once (a clean shutdown), so another replica need not wait for it to expire."""
-        stmt = (update(Lease).where(Lease.name == self.name, Lease.holder == self.holder)
-                .values(expires_at=self._now() - timedelta(seconds=1)))
-        async with self.store.session() as session:
-            await session.execute(stmt)
-
-    async def current_holder(self) -> str | None:
-        async with self.store.session() as session:
-            return (await session.scalars(select(Lease.holder).where(Lease.name == self.name))).first()
 
 
 class Leadership:

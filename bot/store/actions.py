@@ -142,22 +142,23 @@ async def set_new_deployment(store: Store, request_id: str, deployment_id: str) 
 
 
 async def update_params(store: Store, request_id: str, *, fence: Fence | None = None,
-                        **values) -> ActionRequest | None:
-    """Merge ``values`` into the request's params (what a running change learned: a backup's id…).
+                        event: tuple[str, dict] | None = None, **values) -> ActionRequest | None:
+    """Merge ``values`` into the request's params (what a running change learned: a backup's id…), and
+    add ``event`` (kind, data) to its timeline in the same transaction: both are recorded, or neither.
 
     With ``fence``, only while its holder holds the lease (renewed in the same transaction, whose row
     lock makes a replica taking the lease over wait for this record): raises LeaseLost otherwise. A
     step recorded so before it is sent is therefore seen by whoever carries the change on next."""
     async with store.session() as session:
-        if fence is not None:
-            renewed = await session.execute(take_or_renew(store, fence.lease, fence.holder, fence.ttl))
-            if renewed.rowcount != 1:
-                raise LeaseLost(fence.lease)
+        await _within(session, store, fence)
         request = await session.get(ActionRequest, request_id, with_for_update=not store.is_sqlite)
         if request is None:
             return None
         request.params = {**(request.params or {}), **values}
         request.updated_at = utcnow()
+        if event is not None:
+            session.add(Event(subject_type="action", subject_id=request_id, kind=event[0], data=event[1],
+                              at=utcnow()))
     return await get(store, request_id)
 
 
@@ -171,9 +172,19 @@ async def interrupt(store: Store, request_id: str, detail: str) -> Decision:
                              verdict="interrupted", detail=detail, data={"detail": detail})
 
 
+async def _within(session, store: Store, fence: Fence | None) -> None:
+    """Renew ``fence``'s lease in ``session``'s transaction, or raise LeaseLost: another holds it."""
+    if fence is not None:
+        renewed = await session.execute(take_or_renew(store, fence.lease, fence.holder, fence.ttl))
+        if renewed.rowcount != 1:
+            raise LeaseLost(fence.lease)
+
+
 async def log_event(store: Store, request_id: str, kind: str, actor: str | None = None,
-                    data: dict | None = None) -> None:
+                    data: dict | None = None, *, fence: Fence | None = None) -> None:
+    """Add an event to the request's timeline; with ``fence``, as ``update_params`` records (see there)."""
     async with store.session() as session:
+        await _within(session, store, fence)
         session.add(Event(subject_type="action", subject_id=request_id, kind=kind, actor=actor, data=data or {},
                           at=utcnow()))
 
