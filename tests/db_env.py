@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import httpx
 
 from bot.slack.action_ids import ActionId
+from sandbox.emulators.railway import RailwayEmulator
 from tests.conftest import eventually
 
 TOKEN = "db-api-token-123456"
@@ -52,6 +56,17 @@ railway = {{ project = "shop", environment = "production", service = "backend" }
 [approvals]
 approvers = {APPROVERS!r}
 """.replace("'", '"')
+
+
+@contextlib.asynccontextmanager
+async def railway_emulator() -> AsyncIterator[RailwayEmulator]:
+    """The Railway emulator on ``world()``, its stages quick."""
+    emu = RailwayEmulator(world(), stage_seconds=0.05)
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
 
 
 def settings(railway) -> dict:

@@ -20,10 +20,8 @@ USAGE = "Usage: `/db backend backups`"
 
 @pytest.fixture
 async def railway():
-    emu = RailwayEmulator(db_env.world(), stage_seconds=0.05)
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with db_env.railway_emulator() as emu:
+        yield emu
 
 
 async def _finished(bot, request_id):

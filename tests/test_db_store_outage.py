@@ -14,7 +14,6 @@ import pytest
 
 from bot.slack.action_ids import ActionId
 from bot.store import actions, audit
-from sandbox.emulators.railway import RailwayEmulator
 from tests import db_env
 from tests.conftest import eventually
 
@@ -23,10 +22,8 @@ DB_TIMEOUT = {"CHATOPS_DB_TIMEOUT_SECONDS": 1}
 
 @pytest.fixture
 async def railway():
-    emu = RailwayEmulator(db_env.world(), stage_seconds=0.05)
-    await emu.start()
-    yield emu
-    await emu.stop()
+    async with db_env.railway_emulator() as emu:
+        yield emu
 
 
 async def _hold_updates(pg_url: str, when: str) -> None:
