@@ -369,3 +369,16 @@ async def test_a_late_submission_is_answered_privately_and_by_dm_when_slack_refu
 
     await bot.rt.audit.flush()
     assert not [r for r in await audit.entries(bot.rt.store) if r.name == "response_url"]  # both landed
+
+    last = db_env.APPROVERS[3]  # Slack refuses the ephemeral and the DM: audited, saying why
+    slack.fail("chat.postEphemeral", "channel_not_found")
+    slack.fail("chat.postMessage", "channel_not_found", channel=last)
+    await db_env.post(bot.slack_url, _submit(signer, view, "backend", last))
+    failed = await eventually(lambda: _response_url_rows(bot), timeout=30)
+    assert [(r.outcome, r.user_id) for r in failed] == [("failed", last)]
+    assert failed[0].detail.startswith("a modal's submission has no response_url; fallback: ")
+
+
+async def _response_url_rows(bot) -> list:
+    await bot.rt.audit.flush()
+    return [r for r in await audit.entries(bot.rt.store) if r.name == "response_url"]

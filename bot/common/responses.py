@@ -88,7 +88,7 @@ class ResponseDeliveries:
             delivered, where = await self._fallback(origin, message)
             if delivered:
                 return
-            problem, fallback = "no response_url", where
+            problem, fallback = "a modal's submission has no response_url", where
         else:
             problem = await self._post(origin.response_url, message)
             if problem is None:
@@ -96,7 +96,7 @@ class ResponseDeliveries:
                 return
             metrics.SLACK_CALLS.labels("response_url", "failed").inc()
             fallback = (await self._fallback(origin, message))[1]
-        logger.warning("response_url failed: %s; fallback: %s", problem, fallback)
+        logger.warning("an answer was not delivered by response_url (%s); fallback: %s", problem, fallback)
         self.audit(kind="system", name="response_url", outcome="failed", user_id=origin.user_id,
                    channel_id=origin.channel_id, subject=origin.correlation_id,
                    detail=redact(f"{problem}; fallback: {fallback}")[:500])
