@@ -186,7 +186,7 @@ async def test_a_backup_sent_before_a_crash_is_never_sent_again_and_is_followed_
     assert made[0].id in json.dumps(final["blocks"])
     thread = [c.params["text"] for c in slack.calls_to("chat.postMessage")
               if c.params.get("thread_ts") == message["ts"]]
-    assert any("The bot restarted while this change was running" in text for text in thread)
+    assert any("The bot process running this change stopped" in text for text in thread)
 
     await second.rt.audit.flush()
     assert _system(await audit.entries(second.rt.store), request_id) == [

@@ -90,7 +90,7 @@ async def test_a_backup_whose_next_step_cannot_be_recorded_pauses_says_so_and_ca
     assert done.status == actions.SUCCEEDED and done.verdict == "done", (done.verdict, done.detail)
     assert len(railway.mutations("volumeInstanceBackupCreate")) == 1
     assert done.detail == railway.world.volume_of("Postgres").backups[-1].id
-    assert not [text for text in _thread(slack, message) if "The bot restarted" in text]  # it did not restart
+    assert not [text for text in _thread(slack, message) if "process running this change stopped" in text]  # it did not
     assert await eventually(lambda: (m := slack.message(db_env.CHANNEL, message["ts"]))
                             and "is in Railway's list" in json.dumps(m["blocks"]))
     assert await _system(bot, request_id) == [("db_backup.paused", "store_unavailable"),

@@ -62,6 +62,8 @@ async def read_backups(rt: Runtime, service_name: str) -> BackupsReport:
 
 
 CREATE = "volumeInstanceBackupCreate"
+# Why a mutation's answer was never recorded, in the audit row of one found so after a restart or a pause.
+UNANSWERED = "the bot stopped, or its database did not answer, after sending it and before recording an answer"
 
 
 def backup_name(request_id: str, key: str) -> str:
@@ -101,8 +103,9 @@ class BackupMaker:
         store = self.rt.store
         name = backup_name(req.id, key)
         known = [b.id for b in await self.railway.backups(volume_id)]
-        await actions.update_params(store, req.id, fence=fence(), **{f"{key}_known": known, f"{key}_sending": True})
-        await actions.log_event(store, req.id, f"railway.{CREATE}.sent", data={"volume": volume_id, "name": name})
+        await actions.update_params(store, req.id, fence=fence(),
+                                    event=(f"railway.{CREATE}.sent", {"volume": volume_id, "name": name}),
+                                    **{f"{key}_known": known, f"{key}_sending": True})
         try:
             workflow = await self.railway.create_backup(volume_id, name)
         except (RailwayTimeout, RailwayServerError) as exc:
@@ -126,8 +129,7 @@ class BackupMaker:
                       key: str = "backup") -> str | None:
         """After a restart, a backup whose mutation went without an answer the bot recorded: audited as
         such, never sent again, looked for by its name until it is listed or the follow time runs out."""
-        self.audit(req, CREATE, "unanswered", "the bot restarted after sending it and before recording an answer",
-                   volume_id)
+        self.audit(req, CREATE, "unanswered", UNANSWERED, volume_id)
         await actions.log_event(self.rt.store, req.id, f"railway.{CREATE}.unanswered", data={"restart": True})
         known = set(req.params.get(f"{key}_known", []))
         return await self.look_for(req, volume_id, known, report, key, lost="unknown", why="", stage="restarted")

@@ -29,6 +29,6 @@ async def claim(rt: Runtime, request_id: str, holder: str, *, resumed: bool) -> 
 async def _announce_resumed(rt: Runtime, req: actions.ActionRequest) -> None:
     await actions.log_event(rt.store, req.id, "resumed", data={"step": sorted(req.params or {})})
     rt.audit.received(kind="system", name=f"{req.action}.resumed", outcome="resumed", subject=req.id,
-                      detail="the bot restarted while it ran; carried on from its last recorded step")
+                      detail="the bot process running it stopped; carried on from its last recorded step")
     if req.channel_id:
         await slack_messages.post(rt, req.channel_id, t("db.resumed", req.lang), thread_ts=req.message_ts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.changes.holding import fence
-from bot.dbops.backups import BackupMaker, Report
+from bot.dbops.backups import UNANSWERED, BackupMaker, Report
 from bot.dbops.claim import claim
 from bot.dbops.render import change_message
 from bot.dbops.target import DbUnavailable, database_volume, db_service
@@ -69,8 +69,7 @@ class RestoreKind:
         if "restore_workflow" in p:
             await self._follow(req, p["restore_workflow"] or None, report, p.get("fresh_id", ""))
         elif p.get("restore_sending"):
-            self.maker.audit(req, RESTORE, "unanswered", "the bot restarted after sending it and before recording "
-                             "an answer; not sent again", p["backup_id"])
+            self.maker.audit(req, RESTORE, "unanswered", f"{UNANSWERED}; not sent again", p["backup_id"])
             await actions.log_event(self.rt.store, req.id, f"railway.{RESTORE}.unanswered", data={"restart": True})
             await self._end(req, "restore_unknown", p.get("fresh_id", ""))
         elif p.get("fresh_id"):
@@ -90,8 +89,8 @@ class RestoreKind:
     async def _restore(self, req: actions.ActionRequest, report: Report, fresh: str) -> None:
         store, railway = self.rt.store, self.rt.railway
         volume, backup = req.params["volume_instance_id"], req.params["backup_id"]
-        await actions.update_params(store, req.id, fence=fence(), restore_sending=True)
-        await actions.log_event(store, req.id, f"railway.{RESTORE}.sent", data={"backup": backup})
+        await actions.update_params(store, req.id, fence=fence(), restore_sending=True,
+                                    event=(f"railway.{RESTORE}.sent", {"backup": backup}))
         try:
             workflow = await railway.restore_backup(volume, backup)
         except (RailwayTimeout, RailwayServerError) as exc:
