@@ -264,8 +264,10 @@ LATE_OLD = 7_000
 async def _commit_sleeping(dsn: str) -> bool:
     conn = await asyncpg.connect(dsn)
     try:
+        # This test's database only: another test run on the same server may be sleeping in its own commit.
         return bool(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                                        "'chatops-cleanup' AND wait_event = 'PgSleep'"))
+                                        "'chatops-cleanup' AND wait_event = 'PgSleep' "
+                                        "AND datname = current_database()"))
     finally:
         await conn.close()
 
