@@ -46,13 +46,11 @@ async def hold(store: Store, request_id: str, holder: str, ttl: float) -> AsyncI
     outer = _fence.get()
     if outer is not None and outer.lease == name:
         current = await actions.get(store, request_id)
-        alive = current is not None and current.status not in actions.FINAL
-        yield Held(LeaseRow(store, name, outer.holder, outer.ttl), current) if alive else None
+        yield Held(LeaseRow(store, name, outer.holder, outer.ttl), current) if _unfinished(current) else None
         return
     lease = LeaseRow(store, name, f"{holder}/{uuid.uuid4().hex[:6]}", ttl)
     while not await lease.acquire():
-        current = await actions.get(store, request_id)
-        if current is None or current.status in actions.FINAL:
+        if not _unfinished(await actions.get(store, request_id)):
             yield None
             return
         await asyncio.sleep(lease.ttl / 3)
@@ -60,7 +58,7 @@ async def hold(store: Store, request_id: str, holder: str, ttl: float) -> AsyncI
     token = _fence.set(actions.Fence(lease.name, lease.holder, lease.ttl))
     try:
         current = await actions.get(store, request_id)
-        yield Held(lease, current) if current is not None and current.status not in actions.FINAL else None
+        yield Held(lease, current) if _unfinished(current) else None
     finally:
         _fence.reset(token)
         renewing.cancel()
@@ -68,6 +66,10 @@ async def hold(store: Store, request_id: str, holder: str, ttl: float) -> AsyncI
             await asyncio.shield(lease.release())
         except Exception as exc:
             logger.warning("could not release lease %s (it runs out by itself): %s", lease.name, exc)
+
+
+def _unfinished(req: actions.ActionRequest | None) -> bool:
+    return req is not None and req.status not in actions.FINAL
 
 
 async def _renew(lease: LeaseRow) -> None:

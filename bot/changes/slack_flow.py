@@ -199,13 +199,8 @@ class RollbackFlow:
     async def _record_message_later(self, req: actions.ActionRequest, channel: str, ts: str,
                                     event: tuple[str, dict] | None) -> None:
         logger.warning("request %s: its message %s is posted but not recorded; retrying", req.id, ts)
-        while True:
-            await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
-            try:
-                await self._record_message(req, channel, ts, event)
-                return
-            except StoreUnavailable:
-                continue
+        await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
+        await _once_the_database_answers(lambda: self._record_message(req, channel, ts, event))
 
     def _message(self, req: actions.ActionRequest, lang: str, progress: Any = None) -> tuple[str, list[dict]]:
         kind = self.kinds.get(req.action)
@@ -345,12 +340,7 @@ class RollbackFlow:
         self.rt.audit.received(kind="system", name=audit_name, outcome="not_sent",
                                detail="the database did not answer before it was sent", subject=req.id,
                                arguments=argument)
-        while True:
-            try:
-                await self._interrupt(req.id, detail)
-                return
-            except StoreUnavailable:
-                await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
+        await _once_the_database_answers(lambda: self._interrupt(req.id, detail))
 
     async def _run_kind(self, kind: ChangeKind, req: actions.ActionRequest, *, resume: bool = False) -> None:
         """A registered kind's run (or its resume after a restart); an exception fails the request.
@@ -496,6 +486,16 @@ class RollbackFlow:
     async def expire_due(self) -> None:
         for req in await actions.due_for_expiry(self.rt.store):
             await self._expire(req.id)
+
+
+async def _once_the_database_answers(step: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` until the bot's database answers it (tried again every NOT_RECORDED_RETRY_SECONDS)."""
+    while True:
+        try:
+            await step()
+            return
+        except StoreUnavailable:
+            await asyncio.sleep(NOT_RECORDED_RETRY_SECONDS)
 
 
 def _lease_lost(req: actions.ActionRequest) -> None:

@@ -157,8 +157,7 @@ async def update_params(store: Store, request_id: str, *, fence: Fence | None = 
         request.params = {**(request.params or {}), **values}
         request.updated_at = utcnow()
         if event is not None:
-            session.add(Event(subject_type="action", subject_id=request_id, kind=event[0], data=event[1],
-                              at=utcnow()))
+            session.add(_timeline_event(request_id, event[0], event[1]))
     return await get(store, request_id)
 
 
@@ -185,8 +184,11 @@ async def log_event(store: Store, request_id: str, kind: str, actor: str | None 
     """Add an event to the request's timeline; with ``fence``, as ``update_params`` records (see there)."""
     async with store.session() as session:
         await _within(session, store, fence)
-        session.add(Event(subject_type="action", subject_id=request_id, kind=kind, actor=actor, data=data or {},
-                          at=utcnow()))
+        session.add(_timeline_event(request_id, kind, data or {}, actor))
+
+
+def _timeline_event(request_id: str, kind: str, data: dict, actor: str | None = None) -> Event:
+    return Event(subject_type="action", subject_id=request_id, kind=kind, actor=actor, data=data, at=utcnow())
 
 
 async def events(store: Store, request_id: str) -> list[Event]:

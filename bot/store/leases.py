@@ -14,10 +14,15 @@ from bot.store.db import Store
 from bot.store.models import Lease, utcnow
 
 
+def _now(store: Store):
+    """The clock leases are compared with: on PostgreSQL the database's, so replicas' clocks need not agree."""
+    return utcnow() if store.is_sqlite else func.now()
+
+
 def take_or_renew(store: Store, name: str, holder: str, ttl: float) -> Update:
     """UPDATE the lease ``name`` to ``holder`` for ``ttl`` s if it holds it or it has expired (one row
-    changed: it holds it now). On PostgreSQL the database's clock decides, so replicas' clocks need not agree."""
-    now = utcnow() if store.is_sqlite else func.now()
+    changed: it holds it now)."""
+    now = _now(store)
     return (update(Lease).where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
             .values(holder=holder, expires_at=now + timedelta(seconds=ttl)))
 
@@ -36,7 +41,7 @@ class LeaseRow:
         self.ttl = ttl
 
     def _now(self):
-        return utcnow() if self.store.is_sqlite else func.now()
+        return _now(self.store)
 
     async def acquire(self) -> bool:
         """Take or renew the lease; True when this holder has it now."""
